@@ -1,0 +1,3 @@
+module sirec
+
+go 1.26.8
