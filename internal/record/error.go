@@ -71,3 +71,37 @@ func WithField(prefix string, err error) error {
 	}
 	return &c
 }
+
+// Errors is a list of validation errors, for a batch in which every bad row is reported (I6).
+type Errors []*Error
+
+func (es Errors) Error() string {
+	switch len(es) {
+	case 0:
+		return "no errors"
+	case 1:
+		return es[0].Error()
+	}
+	return fmt.Sprintf("%d problems; the first: %s", len(es), es[0].Error())
+}
+
+// Append adds err, converting it to *Error with code EInvalid when it is not one, prefixing its field.
+func (es *Errors) Append(prefix string, err error) {
+	if err == nil {
+		return
+	}
+	var e *Error
+	if errors.As(WithField(prefix, err), &e) {
+		*es = append(*es, e)
+		return
+	}
+	*es = append(*es, &Error{Code: EInvalid, Field: prefix, Message: err.Error()})
+}
+
+// Err returns es as an error, or nil when it is empty.
+func (es Errors) Err() error {
+	if len(es) == 0 {
+		return nil
+	}
+	return es
+}

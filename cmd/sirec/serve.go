@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"sirec/internal/api"
+	"sirec/internal/demo"
+	"sirec/internal/store"
+)
+
+// runServe runs the HTTP service. A new database and its keys are created when needed; with --demo an empty
+// database is first filled with the demo dataset.
+func runServe(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var c dbFlags
+	c.register(fs)
+	addr := fs.String("addr", envOr("SIREC_ADDR", "127.0.0.1:8080"), "listen address HOST:PORT; keep it inside the private network (env SIREC_ADDR)")
+	withDemo := fs.Bool("demo", false, "fill an empty database with demo data first")
+	persons := fs.Int("demo-persons", 200, "persons in the demo dataset")
+	seed := fs.Uint64("demo-seed", 1, "seed of the demo dataset")
+	if err := fs.Parse(args); err != nil {
+		return &exitError{code: 2}
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	s, err := c.open(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if *withDemo {
+		if err := fillDemo(ctx, s, *persons, *seed); err != nil {
+			return err
+		}
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           (&api.Server{Store: s, Calc: calculator(s), Logger: logger}).Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx)
+	}()
+	logger.Info("sirec serving", "addr", "http://"+ln.Addr().String(), "db", c.DB, "region", s.Region())
+	fmt.Printf("sirec is serving on http://%s (health: /healthz, checkpoint: /api/v1/checkpoint)\n", ln.Addr())
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// fillDemo records the demo dataset when the journal is empty.
+func fillDemo(ctx context.Context, s *store.Store, persons int, seed uint64) error {
+	cp, _, err := s.LatestCheckpoint(ctx)
+	if err != nil {
+		return err
+	}
+	if cp.Size > 0 {
+		fmt.Fprintf(os.Stderr, "sirec: the database already holds %d events; demo data not added\n", cp.Size)
+		return nil
+	}
+	fmt.Fprintf(os.Stderr, "sirec: recording demo data (%d persons, seed %d)…\n", persons, seed)
+	sum, err := demo.Generate(ctx, s, demo.Options{Persons: persons, Seed: seed, Progress: progressPrinter()})
+	fmt.Fprintln(os.Stderr)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "sirec: demo data recorded: %d employers, %d persons, %d contribution months, %d retirees, %d events\n",
+		sum.Employers, sum.Persons, sum.Contributions, sum.Retirees, sum.Events)
+	return nil
+}
+
+// progressPrinter prints progress on one terminal line, at most a few times a second.
+func progressPrinter() func(stage string, done, total int) {
+	var last time.Time
+	return func(stage string, done, total int) {
+		if done != total && time.Since(last) < 200*time.Millisecond {
+			return
+		}
+		last = time.Now()
+		fmt.Fprintf(os.Stderr, "\r%-28s %d / %d   ", stage, done, total)
+	}
+}
+
+func nowUTC() time.Time { return time.Now().UTC() }

@@ -1,0 +1,271 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+
+	"sirec/internal/record"
+)
+
+// PersonView is one person's whole record as the projections hold it, for display and the JSON API.
+// Money is in fen and marshals as yuan strings; the ID number is masked (I7).
+type PersonView struct {
+	Person        string             `json:"person"`
+	IDMasked      string             `json:"id_number_masked"`
+	Name          string             `json:"name"`
+	Sex           string             `json:"sex"`
+	Birth         string             `json:"birth"`
+	Region        string             `json:"region"`
+	RegisteredOn  string             `json:"registered_on"`
+	Status        string             `json:"status"`
+	DeathDate     string             `json:"death_date,omitempty"`
+	Enrolments    []EnrolmentView    `json:"enrolments"`
+	Contributions []ContributionView `json:"contributions"`
+	Subsidies     []SubsidyView      `json:"subsidies"`
+	Eligibilities []EligibilityView  `json:"eligibilities"`
+	Benefits      []BenefitView      `json:"benefits"`
+	Deemed        []DeemedView       `json:"deemed_periods"`
+	Transfers     []TransferView     `json:"account_transfers"`
+	Others        []OtherView        `json:"others"`
+}
+
+type EnrolmentView struct {
+	Seq      int64  `json:"seq"`
+	Type     string `json:"type"`
+	Employer string `json:"employer,omitempty"`
+	From     string `json:"from"`
+	To       string `json:"to,omitempty"`
+}
+
+type ContributionView struct {
+	Seq           int64         `json:"seq"`
+	Type          string        `json:"type"`
+	Period        record.Period `json:"period"`
+	Employer      string        `json:"employer,omitempty"`
+	Status        string        `json:"status"`
+	Wage          record.Fen    `json:"wage"`
+	Base          record.Fen    `json:"base"`
+	EmployerAmt   record.Fen    `json:"employer_amount"`
+	IndividualAmt record.Fen    `json:"individual_amount"`
+	AccountCredit record.Fen    `json:"account_credit"`
+	LateDays      int           `json:"late_days"`
+	LateFee       record.Fen    `json:"late_fee"`
+}
+
+type SubsidyView struct {
+	Seq    int64         `json:"seq"`
+	Type   string        `json:"type"`
+	Kind   string        `json:"kind"`
+	Period record.Period `json:"period"`
+	Amount record.Fen    `json:"amount"`
+}
+
+type EligibilityView struct {
+	Seq      int64  `json:"seq"`
+	Kind     string `json:"kind"`
+	From     string `json:"from"`
+	To       string `json:"to,omitempty"`
+	Decision string `json:"decision"`
+}
+
+type BenefitView struct {
+	Seq    int64         `json:"seq"`
+	Kind   string        `json:"kind"`
+	Period record.Period `json:"period"`
+	Amount record.Fen    `json:"amount"`
+}
+
+type DeemedView struct {
+	Seq   int64         `json:"seq"`
+	From  record.Period `json:"from"`
+	To    record.Period `json:"to"`
+	Basis string        `json:"basis"`
+}
+
+type TransferView struct {
+	Seq         int64         `json:"seq"`
+	Direction   string        `json:"direction"`
+	OtherRegion string        `json:"other_region"`
+	Period      record.Period `json:"period"`
+	Amount      record.Fen    `json:"amount"`
+}
+
+type OtherView struct {
+	Seq        int64             `json:"seq"`
+	Kind       string            `json:"kind"`
+	Attributes map[string]string `json:"attributes"`
+}
+
+// FindPerson returns the person key of a citizen ID number, found by its keyed hash (I7).
+func (s *Store) FindPerson(ctx context.Context, idNumber string) (string, error) {
+	tx, err := s.d.Begin(ctx, false)
+	if err != nil {
+		return "", err
+	}
+	defer tx.Rollback(ctx)
+	var p string
+	err = tx.QueryRow(ctx, "SELECT person FROM persons WHERE id_index = $1", s.keys.IndexID(idNumber)).Scan(&p)
+	if errors.Is(err, ErrNoRows) {
+		return "", record.Errorf(record.ENotFound, "no registered person has ID number %s", record.MaskID(idNumber))
+	}
+	return p, err
+}
+
+// PersonRecord reads one person's whole record in one consistent snapshot.
+func (s *Store) PersonRecord(ctx context.Context, person string) (*PersonView, error) {
+	tx, err := s.d.Begin(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback(ctx)
+	v := &PersonView{Person: person}
+	var sealed []byte
+	err = tx.QueryRow(ctx, "SELECT id_sealed, name, sex, birth, region, registered_on, status, death_date FROM persons WHERE person = $1", person).
+		Scan(&sealed, &v.Name, &v.Sex, &v.Birth, &v.Region, &v.RegisteredOn, &v.Status, &v.DeathDate)
+	if errors.Is(err, ErrNoRows) {
+		return nil, record.Errorf(record.ENotFound, "person %s is not registered", person)
+	}
+	if err != nil {
+		return nil, err
+	}
+	id, err := s.keys.OpenID(sealed)
+	if err != nil {
+		return nil, err
+	}
+	v.IDMasked = record.MaskID(id)
+
+	type q struct {
+		sql  string
+		scan func(Rows) error
+	}
+	queries := []q{
+		{"SELECT seq, type, employer, start_date, end_date FROM enrolments WHERE person = $1 ORDER BY seq", func(r Rows) error {
+			var e EnrolmentView
+			err := r.Scan(&e.Seq, &e.Type, &e.Employer, &e.From, &e.To)
+			v.Enrolments = append(v.Enrolments, e)
+			return err
+		}},
+		{"SELECT seq, type, period, employer, status, wage, base, employer_amount, individual_amount, account_credit, late_days, late_fee FROM contributions WHERE person = $1 ORDER BY type, period, seq", func(r Rows) error {
+			var c ContributionView
+			var period int64
+			err := r.Scan(&c.Seq, &c.Type, &period, &c.Employer, &c.Status, &c.Wage, &c.Base, &c.EmployerAmt, &c.IndividualAmt, &c.AccountCredit, &c.LateDays, &c.LateFee)
+			c.Period = record.Period(period)
+			v.Contributions = append(v.Contributions, c)
+			return err
+		}},
+		{"SELECT seq, type, kind, period, amount FROM subsidies WHERE person = $1 ORDER BY seq", func(r Rows) error {
+			var x SubsidyView
+			var period int64
+			err := r.Scan(&x.Seq, &x.Type, &x.Kind, &period, &x.Amount)
+			x.Period = record.Period(period)
+			v.Subsidies = append(v.Subsidies, x)
+			return err
+		}},
+		{"SELECT seq, kind, from_date, to_date, decision FROM eligibilities WHERE person = $1 ORDER BY seq", func(r Rows) error {
+			var x EligibilityView
+			err := r.Scan(&x.Seq, &x.Kind, &x.From, &x.To, &x.Decision)
+			v.Eligibilities = append(v.Eligibilities, x)
+			return err
+		}},
+		{"SELECT seq, kind, period, amount FROM benefit_payments WHERE person = $1 ORDER BY period, seq", func(r Rows) error {
+			var x BenefitView
+			var period int64
+			err := r.Scan(&x.Seq, &x.Kind, &period, &x.Amount)
+			x.Period = record.Period(period)
+			v.Benefits = append(v.Benefits, x)
+			return err
+		}},
+		{"SELECT seq, from_period, to_period, basis FROM deemed_periods WHERE person = $1 ORDER BY seq", func(r Rows) error {
+			var x DeemedView
+			var from, to int64
+			err := r.Scan(&x.Seq, &from, &to, &x.Basis)
+			x.From, x.To = record.Period(from), record.Period(to)
+			v.Deemed = append(v.Deemed, x)
+			return err
+		}},
+		{"SELECT seq, direction, other_region, period, amount FROM account_transfers WHERE person = $1 ORDER BY seq", func(r Rows) error {
+			var x TransferView
+			var period int64
+			err := r.Scan(&x.Seq, &x.Direction, &x.OtherRegion, &period, &x.Amount)
+			x.Period = record.Period(period)
+			v.Transfers = append(v.Transfers, x)
+			return err
+		}},
+		{"SELECT seq, kind, attributes FROM other_records WHERE person = $1 ORDER BY seq", func(r Rows) error {
+			var x OtherView
+			var attrs string
+			if err := r.Scan(&x.Seq, &x.Kind, &attrs); err != nil {
+				return err
+			}
+			v.Others = append(v.Others, x)
+			return json.Unmarshal([]byte(attrs), &v.Others[len(v.Others)-1].Attributes)
+		}},
+	}
+	for _, qq := range queries {
+		rows, err := tx.Query(ctx, qq.sql, person)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			if err := qq.scan(rows); err != nil {
+				rows.Close()
+				return nil, err
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return v, nil
+}
+
+// Counts returns the number of events and of rows in each projection, for status pages and tests.
+func (s *Store) Counts(ctx context.Context) (map[string]int64, error) {
+	tx, err := s.d.Begin(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback(ctx)
+	out := map[string]int64{}
+	for _, t := range append([]string{"journal_events"}, projectionNames()...) {
+		var n int64
+		if err := tx.QueryRow(ctx, "SELECT COUNT(*) FROM "+t).Scan(&n); err != nil {
+			return nil, err
+		}
+		out[t] = n
+	}
+	return out, nil
+}
+
+func projectionNames() []string {
+	var n []string
+	for _, t := range ProjectionTables {
+		n = append(n, t.Name)
+	}
+	return n
+}
+
+// PersonKeys lists person keys in key order, for paging: offset, limit.
+func (s *Store) PersonKeys(ctx context.Context, offset, limit int) ([]string, error) {
+	tx, err := s.d.Begin(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback(ctx)
+	rows, err := tx.Query(ctx, "SELECT person FROM persons ORDER BY person LIMIT $1 OFFSET $2", limit, offset)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var p string
+		if err := rows.Scan(&p); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,226 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// SchemaVersion is the schema this binary needs. A database at an older version is upgraded by Migrate; a
+// binary refuses to work on a database newer than itself.
+var SchemaVersion = len(migrations)
+
+// migrations are applied in order, each in its own transaction, and recorded in schema_migrations. {BLOB} is
+// replaced by the engine's binary type. Never edit a released step: add a new one.
+var migrations = []string{
+	// 1: the journal (I2, I3) and the projections of the foundation.
+	`CREATE TABLE journal_events (
+		seq       BIGINT PRIMARY KEY,
+		type      TEXT NOT NULL,
+		region    TEXT NOT NULL,
+		person    TEXT,
+		employer  TEXT,
+		at        BIGINT NOT NULL,
+		body      {BLOB} NOT NULL,
+		leaf_hash {BLOB} NOT NULL
+	);
+	CREATE INDEX journal_events_person ON journal_events (person, seq) WHERE person IS NOT NULL;
+	CREATE TABLE journal_nodes (
+		level INTEGER NOT NULL,
+		idx   BIGINT NOT NULL,
+		hash  {BLOB} NOT NULL,
+		PRIMARY KEY (level, idx)
+	);
+	CREATE TABLE journal_checkpoints (
+		size   BIGINT PRIMARY KEY,
+		at     BIGINT NOT NULL,
+		signed TEXT NOT NULL
+	);
+	CREATE TABLE persons (
+		person        TEXT PRIMARY KEY,
+		id_index      TEXT NOT NULL UNIQUE,
+		id_sealed     {BLOB} NOT NULL,
+		name          TEXT NOT NULL,
+		sex           TEXT NOT NULL,
+		birth         TEXT NOT NULL,
+		phone         TEXT NOT NULL,
+		region        TEXT NOT NULL,
+		registered_on TEXT NOT NULL,
+		status        TEXT NOT NULL,
+		death_date    TEXT NOT NULL,
+		seq           BIGINT NOT NULL,
+		updated_seq   BIGINT NOT NULL
+	);
+	CREATE TABLE employers (
+		credit_code    TEXT PRIMARY KEY,
+		name           TEXT NOT NULL,
+		region         TEXT NOT NULL,
+		industry_class INTEGER NOT NULL,
+		registered_on  TEXT NOT NULL,
+		status         TEXT NOT NULL,
+		seq            BIGINT NOT NULL,
+		updated_seq    BIGINT NOT NULL
+	);
+	CREATE TABLE enrolments (
+		seq        BIGINT PRIMARY KEY,
+		person     TEXT NOT NULL,
+		type       TEXT NOT NULL,
+		employer   TEXT NOT NULL,
+		start_date TEXT NOT NULL,
+		end_date   TEXT NOT NULL,
+		stop_seq   BIGINT NOT NULL
+	);
+	CREATE INDEX enrolments_person ON enrolments (person);
+	CREATE INDEX enrolments_employer ON enrolments (employer);
+	CREATE TABLE contributions (
+		seq               BIGINT PRIMARY KEY,
+		person            TEXT NOT NULL,
+		type              TEXT NOT NULL,
+		period            INTEGER NOT NULL,
+		employer          TEXT NOT NULL,
+		status            TEXT NOT NULL,
+		wage              BIGINT NOT NULL,
+		base              BIGINT NOT NULL,
+		employer_amount   BIGINT NOT NULL,
+		individual_amount BIGINT NOT NULL,
+		account_credit    BIGINT NOT NULL,
+		late_days         INTEGER NOT NULL,
+		late_fee          BIGINT NOT NULL
+	);
+	CREATE INDEX contributions_person ON contributions (person, type, period);
+	CREATE TABLE subsidies (
+		seq    BIGINT PRIMARY KEY,
+		person TEXT NOT NULL,
+		type   TEXT NOT NULL,
+		kind   TEXT NOT NULL,
+		period INTEGER NOT NULL,
+		amount BIGINT NOT NULL
+	);
+	CREATE INDEX subsidies_person ON subsidies (person);
+	CREATE TABLE eligibilities (
+		seq       BIGINT PRIMARY KEY,
+		person    TEXT NOT NULL,
+		kind      TEXT NOT NULL,
+		from_date TEXT NOT NULL,
+		to_date   TEXT NOT NULL,
+		decision  TEXT NOT NULL
+	);
+	CREATE INDEX eligibilities_person ON eligibilities (person);
+	CREATE TABLE benefit_payments (
+		seq    BIGINT PRIMARY KEY,
+		person TEXT NOT NULL,
+		kind   TEXT NOT NULL,
+		period INTEGER NOT NULL,
+		amount BIGINT NOT NULL
+	);
+	CREATE INDEX benefit_payments_person ON benefit_payments (person);
+	CREATE TABLE deemed_periods (
+		seq         BIGINT PRIMARY KEY,
+		person      TEXT NOT NULL,
+		from_period INTEGER NOT NULL,
+		to_period   INTEGER NOT NULL,
+		basis       TEXT NOT NULL
+	);
+	CREATE INDEX deemed_periods_person ON deemed_periods (person);
+	CREATE TABLE account_transfers (
+		seq          BIGINT PRIMARY KEY,
+		person       TEXT NOT NULL,
+		direction    TEXT NOT NULL,
+		other_region TEXT NOT NULL,
+		period       INTEGER NOT NULL,
+		amount       BIGINT NOT NULL
+	);
+	CREATE INDEX account_transfers_person ON account_transfers (person);
+	CREATE TABLE other_records (
+		seq        BIGINT PRIMARY KEY,
+		person     TEXT NOT NULL,
+		kind       TEXT NOT NULL,
+		attributes TEXT NOT NULL
+	);
+	CREATE INDEX other_records_person ON other_records (person);
+	CREATE TABLE corrections (
+		seq            BIGINT PRIMARY KEY,
+		superseded_seq BIGINT NOT NULL,
+		type           TEXT NOT NULL
+	);
+	CREATE TABLE rule_sets (
+		seq            BIGINT PRIMARY KEY,
+		region         TEXT NOT NULL,
+		effective_from INTEGER NOT NULL,
+		version        TEXT NOT NULL,
+		body           TEXT NOT NULL
+	);`,
+}
+
+// ProjectionTables are the read models: derived from the journal, dropped and rebuilt at will (with the primary
+// key each is compared by).
+var ProjectionTables = []struct{ Name, Key string }{
+	{"persons", "person"},
+	{"employers", "credit_code"},
+	{"enrolments", "seq"},
+	{"contributions", "seq"},
+	{"subsidies", "seq"},
+	{"eligibilities", "seq"},
+	{"benefit_payments", "seq"},
+	{"deemed_periods", "seq"},
+	{"account_transfers", "seq"},
+	{"other_records", "seq"},
+	{"corrections", "seq"},
+	{"rule_sets", "seq"},
+}
+
+// ErrSchemaTooNew is returned when the database was written by a newer sirec.
+var ErrSchemaTooNew = fmt.Errorf("the database schema is newer than this sirec; use the newer binary")
+
+func schemaVersion(ctx context.Context, tx Tx) (int, error) {
+	var v int
+	err := tx.QueryRow(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&v)
+	return v, err
+}
+
+// Migrate creates or upgrades the schema and applies the engine's protections. It reports the versions applied.
+func Migrate(ctx context.Context, d Driver, now time.Time) ([]int, error) {
+	tx, err := d.Begin(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)"); err != nil {
+		return nil, err
+	}
+	cur, err := schemaVersion(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	if cur > SchemaVersion {
+		return nil, fmt.Errorf("%w (database %d, binary %d)", ErrSchemaTooNew, cur, SchemaVersion)
+	}
+	var applied []int
+	for v := cur + 1; v <= SchemaVersion; v++ {
+		ddl := migrations[v-1]
+		for k, t := range d.Types() {
+			ddl = strings.ReplaceAll(ddl, "{"+k+"}", t)
+		}
+		for _, stmt := range strings.Split(ddl, ";") {
+			if strings.TrimSpace(stmt) == "" {
+				continue
+			}
+			if _, err := tx.Exec(ctx, stmt); err != nil {
+				return nil, fmt.Errorf("schema migration %d: %w", v, err)
+			}
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)", v, now.UnixMilli()); err != nil {
+			return nil, err
+		}
+		applied = append(applied, v)
+	}
+	if len(applied) > 0 {
+		for _, stmt := range d.Protect() {
+			if _, err := tx.Exec(ctx, stmt); err != nil {
+				return nil, fmt.Errorf("protect journal: %w", err)
+			}
+		}
+	}
+	return applied, tx.Commit(ctx)
+}

@@ -1,0 +1,376 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"sirec/internal/demo"
+	"sirec/internal/journal"
+	"sirec/internal/keyring"
+	"sirec/internal/record"
+	"sirec/internal/store"
+	"sirec/internal/store/storetest"
+)
+
+const (
+	employerA = "91350100M000100Y43"
+	personA   = "11010519491231002X"
+)
+
+// idNumber makes a valid ID number born 1985 with sequence n.
+func idNumber(n int) string {
+	body := fmt.Sprintf("11010519850307%03d", n%1000)
+	return body + string(record.IDCheckChar(body))
+}
+
+func ref(id string) record.PersonRef { return record.PersonRef{IDNumber: id} }
+
+func basics(t *testing.T, s *store.Store) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := s.Record(ctx, "test:registrations", []record.Fact{
+		&record.EmployerRegistered{CreditCode: employerA, IndustryClass: 2, Name: "福州测试有限公司", Region: "350100", RegisteredOn: "2001-05-01"},
+		&record.PersonRegistered{PersonRef: ref(idNumber(1)), Name: "张三", Region: "110105", RegisteredOn: "2019-01-02"},
+		&record.EnrolmentStarted{PersonRef: ref(idNumber(1)), Employer: employerA, Type: record.Pension, From: "2019-01-02"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var facts []record.Fact
+	for m := 1; m <= 12; m++ {
+		facts = append(facts, &record.ContributionPosted{PersonRef: ref(idNumber(1)), Employer: employerA, Period: record.MakePeriod(2024, m),
+			Type: record.Pension, Status: record.StatusPaid, Wage: 800000})
+	}
+	if _, err := s.Record(ctx, "test:batch:2024", facts); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustVerify(t *testing.T, env *storetest.Env) store.VerifyReport {
+	t.Helper()
+	rep, err := store.Verify(context.Background(), env.Driver(), env.Keys.Verifier, store.DefaultRules(), nil)
+	if err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	return rep
+}
+
+func TestRecordReadVerify(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		ctx := context.Background()
+		s := env.Store()
+		basics(t, s)
+		p, err := s.FindPerson(ctx, idNumber(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := s.PersonRecord(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Name != "张三" || v.IDMasked != record.MaskID(idNumber(1)) || v.Sex != "female" && v.Sex != "male" || len(v.Contributions) != 12 || len(v.Enrolments) != 1 {
+			t.Fatalf("person view: %+v", v)
+		}
+		c := v.Contributions[0]
+		// 8,000.00 lies between the national default floor and ceiling: base = wage; pension 16 % / 8 %.
+		if c.Base != 800000 || c.EmployerAmt != 128000 || c.IndividualAmt != 64000 || c.AccountCredit != 64000 {
+			t.Fatalf("derived figures: %+v", c)
+		}
+		rep := mustVerify(t, env)
+		cp, _, err := s.LatestCheckpoint(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Events != 15 || rep.RootHex() != fmt.Sprintf("%x", cp.Root) || rep.Checkpoints != 2 {
+			t.Fatalf("report %+v, checkpoint %+v", rep, cp)
+		}
+		// Every event is provably in the signed tree.
+		for seq := int64(0); seq < rep.Events; seq++ {
+			_, body, err := s.Event(ctx, seq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			proof, err := s.InclusionProof(ctx, seq, cp.Size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := journal.VerifyInclusion(body, uint64(seq), cp.Size, proof, cp.Root); err != nil {
+				t.Fatalf("event %d: %v", seq, err)
+			}
+		}
+		first, err := s.Checkpoint(ctx, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cons, err := s.ConsistencyProof(ctx, 3, cp.Size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := journal.VerifyConsistency(3, cp.Size, cons, first.Root, cp.Root); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestBatchIsAllOrNothing(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		ctx := context.Background()
+		s := env.Store()
+		basics(t, s)
+		before, _ := s.Counts(ctx)
+		var facts []record.Fact
+		for m := 1; m <= 10; m++ {
+			facts = append(facts, &record.ContributionPosted{PersonRef: ref(idNumber(1)), Employer: employerA, Period: record.MakePeriod(2023, m),
+				Type: record.Pension, Status: record.StatusPaid, Wage: 800000})
+		}
+		facts[3].(*record.ContributionPosted).Period = 202313
+		facts[7].(*record.ContributionPosted).Wage = 0
+		_, err := s.Record(ctx, "test:bad", facts)
+		var es record.Errors
+		if !errors.As(err, &es) || len(es) != 2 {
+			t.Fatalf("want 2 problems, got %v", err)
+		}
+		if es[0].Field != "facts[3].period" || es[0].Rule != "period_month" || es[1].Field != "facts[7].wage" || es[1].Rule != "wage_positive" {
+			t.Fatalf("problems: %v / %v", es[0], es[1])
+		}
+		// An unknown person is found only against the database: still nothing is written.
+		facts = facts[:2]
+		facts = append(facts, &record.ContributionPosted{PersonRef: ref(idNumber(99)), Period: 202301, Type: record.Pension, Status: record.StatusPaid, Wage: 100000})
+		_, err = s.Record(ctx, "test:bad", facts)
+		if !errors.As(err, &es) || len(es) != 1 || es[0].Field != "facts[2].id_number" {
+			t.Fatalf("unknown person: %v", err)
+		}
+		if strings.Contains(err.Error(), idNumber(99)) {
+			t.Fatalf("error shows the full ID number: %v", err)
+		}
+		after, _ := s.Counts(ctx)
+		if fmt.Sprint(before) != fmt.Sprint(after) {
+			t.Fatalf("a refused batch changed the database: %v → %v", before, after)
+		}
+		mustVerify(t, env)
+	})
+}
+
+func TestCorrectionSupersedes(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		ctx := context.Background()
+		s := env.Store()
+		basics(t, s)
+		p, _ := s.FindPerson(ctx, idNumber(1))
+		v, _ := s.PersonRecord(ctx, p)
+		old := v.Contributions[5]
+		rc, err := s.Correct(ctx, "test:correction", old.Seq, &record.ContributionPosted{PersonRef: ref(idNumber(1)), Employer: employerA,
+			Period: old.Period, Type: record.Pension, Status: record.StatusPaid, Wage: 900000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, _ = s.PersonRecord(ctx, p)
+		var found bool
+		for _, c := range v.Contributions {
+			if c.Seq == old.Seq {
+				t.Fatal("superseded contribution still in force")
+			}
+			if c.Seq == rc.First {
+				found = c.Wage == 900000 && c.Period == old.Period
+			}
+		}
+		if !found || len(v.Contributions) != 12 {
+			t.Fatalf("correction not in force: %+v", v.Contributions)
+		}
+		// The old event stays in the journal, unchanged.
+		e, _, err := s.Event(ctx, old.Seq)
+		if err != nil || !strings.Contains(string(e.Data), `"wage":800000`) {
+			t.Fatalf("old event: %s %v", e.Data, err)
+		}
+		// A second correction of the same event, or a correction of another type, is refused.
+		if _, err := s.Correct(ctx, "x", old.Seq, &record.ContributionPosted{PersonRef: ref(idNumber(1)), Employer: employerA, Period: old.Period, Type: record.Pension, Status: record.StatusPaid, Wage: 1}); err == nil {
+			t.Fatal("superseded twice")
+		}
+		if _, err := s.Correct(ctx, "x", 0, &record.ContributionPosted{PersonRef: ref(idNumber(1)), Employer: employerA, Period: 202401, Type: record.Pension, Status: record.StatusPaid, Wage: 1}); err == nil {
+			t.Fatal("a registration was superseded by a contribution")
+		}
+		mustVerify(t, env)
+	})
+}
+
+func snapshot(t *testing.T, s *store.Store, persons []string) string {
+	t.Helper()
+	var b strings.Builder
+	for _, p := range persons {
+		v, err := s.PersonRecord(context.Background(), p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&b, "%+v\n", *v)
+	}
+	return b.String()
+}
+
+func demoPersons(t *testing.T, s *store.Store, n int) []string {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := demo.Generate(ctx, s, demo.Options{Persons: n, Seed: 7, FromYear: 2022, Years: 2}); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := s.PersonKeys(ctx, 0, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+func TestRebuildGivesIdenticalProjections(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		ctx := context.Background()
+		s := env.Store()
+		persons := demoPersons(t, s, 40)
+		before := snapshot(t, s, persons)
+		counts, _ := s.Counts(ctx)
+		if err := s.Rebuild(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		if after := snapshot(t, s, persons); after != before {
+			t.Fatal("rebuilt projections differ")
+		}
+		counts2, _ := s.Counts(ctx)
+		if fmt.Sprint(counts) != fmt.Sprint(counts2) {
+			t.Fatalf("row counts differ: %v vs %v", counts, counts2)
+		}
+		if counts["contributions"] == 0 || counts["benefit_payments"] == 0 || counts["deemed_periods"] == 0 {
+			t.Fatalf("demo lacks kinds: %v", counts)
+		}
+		mustVerify(t, env)
+	})
+}
+
+func TestDemoIsDeterministicAcrossEngines(t *testing.T) {
+	var views []string
+	var keys *keyring.Keyring
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		// The same agency keys on both engines: person keys are keyed hashes of the ID numbers.
+		if keys == nil {
+			keys = env.Keys
+		}
+		env.Keys = keys
+		s := env.Store()
+		persons := demoPersons(t, s, 25)
+		views = append(views, snapshot(t, s, persons))
+	})
+	if len(views) == 2 && views[0] != views[1] {
+		t.Fatal("the same seed gave different records on SQLite and PostgreSQL")
+	}
+}
+
+func TestVerifyCatchesTampering(t *testing.T) {
+	cases := []struct {
+		name string
+		do   func(env *storetest.Env, s *store.Store)
+		want string
+	}{
+		{"change one byte of an event", func(env *storetest.Env, s *store.Store) {
+			_, body, _ := s.Event(context.Background(), 5)
+			b := []byte(strings.Replace(string(body), `"wage":800000`, `"wage":900000`, 1))
+			env.Raw("UPDATE journal_events SET body = " + env.Blob(b) + " WHERE seq = 5")
+		}, "event 5"},
+		{"change an event and its leaf hash", func(env *storetest.Env, s *store.Store) {
+			_, body, _ := s.Event(context.Background(), 6)
+			b := []byte(strings.Replace(string(body), `"wage":800000`, `"wage":900000`, 1))
+			env.Raw("UPDATE journal_events SET body = " + env.Blob(b) + ", leaf_hash = " + env.Blob(journal.LeafHash(b)) + " WHERE seq = 6")
+		}, "tree root at size"},
+		{"delete an event", func(env *storetest.Env, s *store.Store) {
+			env.Raw("DELETE FROM journal_events WHERE seq = 4")
+		}, "event 4 is missing"},
+		{"delete the last event", func(env *storetest.Env, s *store.Store) {
+			env.Raw("DELETE FROM journal_events WHERE seq = 14")
+		}, "event 14 and later are missing"},
+		{"insert an event", func(env *storetest.Env, s *store.Store) {
+			e, _, _ := s.Event(context.Background(), 14)
+			e.Seq = 15
+			body := e.Encode()
+			env.Raw(fmt.Sprintf("INSERT INTO journal_events (seq, type, region, person, employer, at, body, leaf_hash) VALUES (15, '%s', '%s', '%s', '%s', %d, %s, %s)",
+				e.Type, e.Region, e.Person, e.Employer, e.At.UnixMilli(), env.Blob(body), env.Blob(journal.LeafHash(body))))
+		}, "not covered by any signed checkpoint"},
+		{"swap two events", func(env *storetest.Env, s *store.Store) {
+			env.Raw("UPDATE journal_events SET seq = -1 WHERE seq = 7")
+			env.Raw("UPDATE journal_events SET seq = 7 WHERE seq = 8")
+			env.Raw("UPDATE journal_events SET seq = 8 WHERE seq = -1")
+		}, "event 7"},
+		{"change a projection row", func(env *storetest.Env, s *store.Store) {
+			env.Raw("UPDATE contributions SET base = base + 1 WHERE seq = 9")
+		}, "projection contributions: row seq=9"},
+		{"delete a projection row", func(env *storetest.Env, s *store.Store) {
+			env.Raw("DELETE FROM contributions WHERE seq = 10")
+		}, "projection contributions: row seq=10"},
+		{"add a projection row", func(env *storetest.Env, s *store.Store) {
+			env.Raw("INSERT INTO subsidies (seq, person, type, kind, period, amount) VALUES (99, 'x', 'pension', 'k', 202401, 100)")
+		}, "projection subsidies: row seq=99"},
+		{"replace the checkpoint with one signed by another key", func(env *storetest.Env, s *store.Store) {
+			cp, _, _ := s.LatestCheckpoint(context.Background())
+			other := storetest.New(t, "sqlite").Keys
+			forged, _ := cp.Sign(other.Signer)
+			env.Raw(fmt.Sprintf("UPDATE journal_checkpoints SET signed = '%s' WHERE size = %d", forged, cp.Size))
+		}, "checkpoint of size 15"},
+		{"replace the latest checkpoint with an older one", func(env *storetest.Env, s *store.Store) {
+			env.Raw("DELETE FROM journal_checkpoints WHERE size = 15")
+		}, "not covered by any signed checkpoint"},
+	}
+	storetest.Each(t, func(t *testing.T, _ *storetest.Env) {
+		engine := t.Name()[strings.LastIndex(t.Name(), "/")+1:]
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				env := storetest.New(t, engine)
+				s := env.Store()
+				basics(t, s)
+				mustVerify(t, env)
+				tc.do(env, s)
+				_, err := store.Verify(context.Background(), env.Driver(), env.Keys.Verifier, store.DefaultRules(), nil)
+				if !errors.Is(err, store.ErrTampered) || !strings.Contains(err.Error(), tc.want) {
+					t.Fatalf("want a failure naming %q, got %v", tc.want, err)
+				}
+			})
+		}
+	})
+}
+
+func TestJournalRefusesUpdateAndDelete(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		ctx := context.Background()
+		s := env.Store()
+		basics(t, s)
+		for _, q := range []string{
+			"UPDATE journal_events SET type = 'x' WHERE seq = 1",
+			"DELETE FROM journal_events WHERE seq = 1",
+			"UPDATE journal_checkpoints SET signed = 'x'",
+			"DELETE FROM journal_checkpoints WHERE size > 0",
+		} {
+			tx, err := s.Driver().Begin(ctx, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = tx.Exec(ctx, q)
+			tx.Rollback(ctx)
+			if err == nil {
+				t.Fatalf("the application's connection could run %q", q)
+			}
+		}
+		mustVerify(t, env)
+	})
+}
+
+func TestSchemaMigrationsAreRecorded(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		d := env.Driver()
+		applied, err := store.Migrate(context.Background(), d, time.Now())
+		if err != nil || len(applied) != store.SchemaVersion {
+			t.Fatalf("first migrate: %v %v", applied, err)
+		}
+		applied, err = store.Migrate(context.Background(), d, time.Now())
+		if err != nil || len(applied) != 0 {
+			t.Fatalf("second migrate applied %v %v", applied, err)
+		}
+	})
+}

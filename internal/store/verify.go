@@ -1,0 +1,349 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"sirec/internal/journal"
+)
+
+// ErrTampered is wrapped by every verification failure.
+var ErrTampered = errors.New("verification failed")
+
+// Progress receives the number of events checked so far; nil for none.
+type Progress func(done, total int64)
+
+// VerifyReport is the outcome of a successful verification.
+type VerifyReport struct {
+	Events      int64
+	Root        []byte
+	Checkpoints int
+	Rows        map[string]int64 // projection rows compared, by table
+}
+
+// RootHex returns the root as hex.
+func (r VerifyReport) RootHex() string { return hex.EncodeToString(r.Root) }
+
+const verifyChunk = 20000
+
+// Verify checks everything a direct edit of the database could have changed (R6.3, I3): every signed
+// checkpoint's signature under the agency's public key; every event's seq, canonical encoding, index columns
+// and leaf hash; the stored tree nodes; the tree root at every checkpoint size; that no event lies beyond the
+// latest checkpoint; and, by replaying the whole journal through the rules into temporary shadow tables, that
+// every projection row is what the journal implies. It needs only the database, the verifier key and the
+// rules. The first problem found is returned, wrapping ErrTampered, naming the event or row.
+func Verify(ctx context.Context, d Driver, v note.Verifier, rules Rules, progress Progress) (VerifyReport, error) {
+	rep := VerifyReport{Rows: map[string]int64{}}
+	tx, err := d.Session(ctx)
+	if err != nil {
+		return rep, err
+	}
+	defer tx.Rollback(ctx)
+	fail := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrTampered, fmt.Sprintf(format, args...))
+	}
+
+	// Signed checkpoints, oldest first.
+	type cpAt struct {
+		size uint64
+		root []byte
+	}
+	var cps []cpAt
+	rows, err := tx.Query(ctx, "SELECT size, signed FROM journal_checkpoints ORDER BY size")
+	if err != nil {
+		return rep, err
+	}
+	for rows.Next() {
+		var size int64
+		var signed string
+		if err := rows.Scan(&size, &signed); err != nil {
+			rows.Close()
+			return rep, err
+		}
+		cp, err := journal.OpenCheckpoint([]byte(signed), v)
+		if err != nil {
+			rows.Close()
+			return rep, fail("checkpoint of size %d: %v", size, err)
+		}
+		if cp.Size != uint64(size) {
+			rows.Close()
+			return rep, fail("checkpoint row of size %d holds a signed checkpoint of size %d", size, cp.Size)
+		}
+		cps = append(cps, cpAt{cp.Size, cp.Root})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return rep, err
+	}
+	var total int64
+	if err := tx.QueryRow(ctx, "SELECT COUNT(*) FROM journal_events").Scan(&total); err != nil {
+		return rep, err
+	}
+	var latest uint64
+	if len(cps) > 0 {
+		latest = cps[len(cps)-1].size
+	}
+	if len(cps) == 0 && total > 0 {
+		return rep, fail("the journal holds %d events but no signed checkpoint", total)
+	}
+
+	// Shadow projections: temporary tables named like the real ones hide them for unqualified SQL.
+	for _, t := range ProjectionTables {
+		if _, err := tx.Exec(ctx, d.CreateShadow(t.Name)); err != nil {
+			return rep, fmt.Errorf("shadow %s: %w", t.Name, err)
+		}
+	}
+	proj := newProjector(tx, rules.Fresh())
+
+	tree := journal.NewTree()
+	next := 0 // next checkpoint to reach
+	var seq int64
+	for {
+		rows, err := tx.Query(ctx, "SELECT seq, type, region, person, employer, at, body, leaf_hash FROM journal_events WHERE seq >= $1 ORDER BY seq LIMIT $2", seq, verifyChunk)
+		if err != nil {
+			return rep, err
+		}
+		var batch []journal.Event
+		var firstSeq = seq
+		for rows.Next() {
+			var s, at int64
+			var typ, region string
+			var person, employer *string
+			var body, leaf []byte
+			if err := rows.Scan(&s, &typ, &region, &person, &employer, &at, &body, &leaf); err != nil {
+				rows.Close()
+				return rep, err
+			}
+			if s != seq {
+				rows.Close()
+				if s < seq {
+					return rep, fail("event %d appears twice", s)
+				}
+				return rep, fail("event %d is missing (the journal jumps from %d to %d)", seq, seq-1, s)
+			}
+			e, err := journal.Decode(body)
+			if err != nil {
+				rows.Close()
+				return rep, fail("event %d: %v", s, err)
+			}
+			if e.Seq != s {
+				rows.Close()
+				return rep, fail("event %d: its body says it is event %d (events moved or swapped)", s, e.Seq)
+			}
+			if e.Type != typ || e.Region != region || e.Person != deref(person) || e.Employer != deref(employer) || e.At.UnixMilli() != at {
+				rows.Close()
+				return rep, fail("event %d: index columns do not match its body", s)
+			}
+			h := journal.LeafHash(body)
+			if !bytes.Equal(h, leaf) {
+				rows.Close()
+				return rep, fail("event %d: body does not match its leaf hash (the event was changed)", s)
+			}
+			tree.Append(h)
+			seq++
+			for next < len(cps) && cps[next].size == tree.Size() {
+				if !bytes.Equal(tree.Root(), cps[next].root) {
+					rows.Close()
+					return rep, fail("tree root at size %d differs from its signed checkpoint (events up to %d were changed, reordered or replaced)", tree.Size(), tree.Size()-1)
+				}
+				next++
+			}
+			batch = append(batch, e)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return rep, err
+		}
+		if err := checkNodes(ctx, tx, tree.TakeNodes(), firstSeq, seq); err != nil {
+			return rep, fail("%v", err)
+		}
+		for i := range batch {
+			if err := proj.apply(ctx, &batch[i]); err != nil {
+				return rep, fail("replaying event %d: %v", batch[i].Seq, err)
+			}
+		}
+		if err := proj.flush(ctx); err != nil {
+			return rep, err
+		}
+		if progress != nil {
+			progress(seq, total)
+		}
+		if len(batch) < verifyChunk {
+			break
+		}
+	}
+	if uint64(seq) > latest {
+		return rep, fail("event %d is not covered by any signed checkpoint (latest covers %d events): added behind the application's back", latest, latest)
+	}
+	if uint64(seq) < latest {
+		return rep, fail("the signed checkpoint covers %d events but the journal holds only %d: event %d and later are missing", latest, seq, seq)
+	}
+	if next != len(cps) {
+		return rep, fail("checkpoint of size %d does not match the journal", cps[next].size)
+	}
+	var extraNodes int64
+	if err := tx.QueryRow(ctx, "SELECT COUNT(*) FROM journal_nodes WHERE idx >= ($1 / (1 << level))", seq).Scan(&extraNodes); err == nil && extraNodes > 0 {
+		return rep, fail("%d stored tree nodes lie beyond the journal's end", extraNodes)
+	}
+
+	for _, t := range ProjectionTables {
+		mainT, tempT := d.Qualify(t.Name)
+		var key string
+		err := tx.QueryRow(ctx, fmt.Sprintf("SELECT CAST(%s AS TEXT) FROM (SELECT * FROM %s EXCEPT SELECT * FROM %s) d ORDER BY 1 LIMIT 1", t.Key, mainT, tempT)).Scan(&key)
+		if err == nil {
+			return rep, fail("projection %s: row %s=%s is not what the journal implies (changed or added)", t.Name, t.Key, key)
+		}
+		if !errors.Is(err, ErrNoRows) {
+			return rep, err
+		}
+		err = tx.QueryRow(ctx, fmt.Sprintf("SELECT CAST(%s AS TEXT) FROM (SELECT * FROM %s EXCEPT SELECT * FROM %s) d ORDER BY 1 LIMIT 1", t.Key, tempT, mainT)).Scan(&key)
+		if err == nil {
+			return rep, fail("projection %s: row %s=%s is missing or changed", t.Name, t.Key, key)
+		}
+		if !errors.Is(err, ErrNoRows) {
+			return rep, err
+		}
+		var n int64
+		if err := tx.QueryRow(ctx, "SELECT COUNT(*) FROM "+mainT).Scan(&n); err != nil {
+			return rep, err
+		}
+		rep.Rows[t.Name] = n
+	}
+	rep.Events = seq
+	rep.Root = tree.Root()
+	rep.Checkpoints = len(cps)
+	return rep, nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// checkNodes compares the nodes the replayed tree completed over [from, to) with the stored ones.
+func checkNodes(ctx context.Context, tx Tx, want []journal.Node, from, to int64) error {
+	byLevel := map[uint][]journal.Node{}
+	for _, n := range want {
+		byLevel[n.Level] = append(byLevel[n.Level], n)
+	}
+	for level, ns := range byLevel {
+		got, err := hashReader{tx}.Nodes(ctx, level, ns[0].Index, ns[len(ns)-1].Index+1)
+		if err != nil {
+			return err
+		}
+		if len(got) != len(ns) {
+			return fmt.Errorf("stored tree nodes at level %d for events %d–%d are missing", level, from, to-1)
+		}
+		for i, n := range ns {
+			if !bytes.Equal(got[i], n.Hash) {
+				first := n.Index << level
+				return fmt.Errorf("stored tree node %d/%d (events %d–%d) does not match the events", level, n.Index, first, first+(1<<level)-1)
+			}
+		}
+	}
+	return nil
+}
+
+// Rebuild drops every projection and rebuilds it from the journal through the rules, in one transaction.
+func (s *Store) Rebuild(ctx context.Context, progress Progress) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tx, err := s.d.Begin(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	for _, t := range ProjectionTables {
+		if _, err := tx.Exec(ctx, "DELETE FROM "+t.Name); err != nil {
+			return err
+		}
+	}
+	rules := s.rules.Fresh()
+	proj := newProjector(tx, rules)
+	var total int64
+	if err := tx.QueryRow(ctx, "SELECT COUNT(*) FROM journal_events").Scan(&total); err != nil {
+		return err
+	}
+	var seq int64
+	for {
+		batch, err := readEvents(ctx, tx, seq, verifyChunk)
+		if err != nil {
+			return err
+		}
+		for i := range batch {
+			if err := proj.apply(ctx, &batch[i]); err != nil {
+				return err
+			}
+		}
+		if err := proj.flush(ctx); err != nil {
+			return err
+		}
+		seq += int64(len(batch))
+		if progress != nil {
+			progress(seq, total)
+		}
+		if len(batch) < verifyChunk {
+			break
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	s.rules = rules
+	return nil
+}
+
+// readEvents reads up to n events from seq on, decoded.
+func readEvents(ctx context.Context, tx Tx, seq int64, n int) ([]journal.Event, error) {
+	rows, err := tx.Query(ctx, "SELECT body FROM journal_events WHERE seq >= $1 ORDER BY seq LIMIT $2", seq, n)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []journal.Event
+	for rows.Next() {
+		var body []byte
+		if err := rows.Scan(&body); err != nil {
+			return nil, err
+		}
+		e, err := journal.Decode(body)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// loadRules feeds the adopted rule sets to the store's rules, in journal order.
+func (s *Store) loadRules(ctx context.Context) error {
+	tx, err := s.d.Begin(ctx, false)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	rows, err := tx.Query(ctx, "SELECT body FROM rule_sets ORDER BY seq")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	rules := s.rules.Fresh()
+	for rows.Next() {
+		var body string
+		if err := rows.Scan(&body); err != nil {
+			return err
+		}
+		if _, _, _, err := rules.Adopt([]byte(body)); err != nil {
+			return fmt.Errorf("adopted rule set no longer parses: %w", err)
+		}
+	}
+	s.rules = rules
+	return rows.Err()
+}
