@@ -180,6 +180,27 @@ func TestServe(t *testing.T) {
 		if resp.StatusCode != 422 || resp.Header.Get("Content-Type") != "application/problem+json" || prob.Field != "id_number" || prob.Rule != "gb11643_check" {
 			t.Fatalf("bad lookup: %d %+v", resp.StatusCode, prob)
 		}
+		// The calculator over HTTP gives what the CLI gives.
+		input, _ := os.ReadFile("testdata/calc/pension-reference-c/input.json")
+		want, _ := os.ReadFile("testdata/calc/pension-reference-c/stdout")
+		resp, err = http.Post(base+"/api/v1/calc/pension", "application/json", bytes.NewReader(input))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(got)+"\n" != string(want) {
+			t.Fatalf("calc over HTTP: %d %s", resp.StatusCode, got)
+		}
+		resp, err = http.Post(base+"/api/v1/calc/pension", "application/json", strings.NewReader(`{"avg_wage":"5000.00"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		json.NewDecoder(resp.Body).Decode(&prob)
+		resp.Body.Close()
+		if resp.StatusCode != 422 || prob.Field == "" || prob.Rule == "" {
+			t.Fatalf("bad calc input: %d %+v", resp.StatusCode, prob)
+		}
 	})
 }
 

@@ -271,7 +271,10 @@ func (p *projector) apply(ctx context.Context, e *journal.Event) error {
 		if err != nil {
 			return record.WithField("body", err)
 		}
-		return p.insert(ctx, "rule_sets", colsRuleSets, e.Seq, region, int(from), version, f.Body)
+		if err := p.insert(ctx, "rule_sets", colsRuleSets, e.Seq, region, int(from), version, f.Body); err != nil {
+			return err
+		}
+		return p.recompute(ctx, from)
 	}
 	return fmt.Errorf("event %d: unknown event type %q", e.Seq, e.Type)
 }
@@ -342,4 +345,68 @@ func (p *projector) supersede(ctx context.Context, e *journal.Event, old int64) 
 		return record.Invalid("supersedes", "not_superseded_twice", "event %d was already superseded", old)
 	}
 	return p.insert(ctx, "corrections", colsCorrections, e.Seq, old, e.Type)
+}
+
+// recompute applies the rules now in force to every contribution from period from on: a rule set takes effect
+// for the periods it names, whenever it is adopted, so that the stored figures are always what the rules give
+// for each contribution's period (R6.4) — on replay too. Rows are read in chunks by seq; only changed rows are
+// written.
+func (p *projector) recompute(ctx context.Context, from record.Period) error {
+	if err := p.flush(ctx); err != nil {
+		return err
+	}
+	type row struct {
+		seq, wage                    int64
+		region, typ, employer, state string
+		period                       record.Period
+		lateDays                     int
+		old                          ContributionFigures
+	}
+	last := int64(-1)
+	for {
+		rows, err := p.tx.Query(ctx, `SELECT c.seq, j.region, c.type, c.period, c.employer, c.status, c.wage, c.late_days,
+			c.base, c.employer_amount, c.individual_amount, c.account_credit, c.late_fee
+			FROM contributions c JOIN journal_events j ON j.seq = c.seq
+			WHERE c.period >= $1 AND c.seq > $2 ORDER BY c.seq LIMIT 10000`, int(from), last)
+		if err != nil {
+			return err
+		}
+		var chunk []row
+		for rows.Next() {
+			var r row
+			var period int64
+			if err := rows.Scan(&r.seq, &r.region, &r.typ, &period, &r.employer, &r.state, &r.wage, &r.lateDays,
+				&r.old.Base, &r.old.Employer, &r.old.Individual, &r.old.AccountCredit, &r.old.LateFee); err != nil {
+				rows.Close()
+				return err
+			}
+			r.period = record.Period(period)
+			chunk = append(chunk, r)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, r := range chunk {
+			class, err := p.industryClass(ctx, r.employer)
+			if err != nil {
+				return err
+			}
+			fig, err := p.rules.Contribution(r.region, r.period, r.typ, class, r.wage, r.state, r.lateDays)
+			if err != nil {
+				return fmt.Errorf("contribution %d under the new rules: %w", r.seq, err)
+			}
+			if fig == r.old {
+				continue
+			}
+			if _, err := p.tx.Exec(ctx, `UPDATE contributions SET base = $1, employer_amount = $2, individual_amount = $3,
+				account_credit = $4, late_fee = $5 WHERE seq = $6`, fig.Base, fig.Employer, fig.Individual, fig.AccountCredit, fig.LateFee, r.seq); err != nil {
+				return err
+			}
+		}
+		if len(chunk) < 10000 {
+			return nil
+		}
+		last = chunk[len(chunk)-1].seq
+	}
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math/big"
+	"time"
 
 	"sirec/internal/record"
+	"sirec/internal/rules"
 )
 
 // PersonView is one person's whole record as the projections hold it, for display and the JSON API.
@@ -28,6 +31,49 @@ type PersonView struct {
 	Deemed        []DeemedView       `json:"deemed_periods"`
 	Transfers     []TransferView     `json:"account_transfers"`
 	Others        []OtherView        `json:"others"`
+
+	// Derived by the rules engine from the rows above (R6.4), never stored as typed-in values.
+	Derived *DerivedView `json:"derived"`
+}
+
+// DerivedView holds what the rules compute from a person's record: the personal account year by year,
+// contribution months per insurance type, the average contribution index, and the pension estimate
+// (养老金测算) at the statutory retirement age with the record as it stands.
+type DerivedView struct {
+	AccountYears       []rules.AccountYear  `json:"account_years"`
+	AccountBalance     record.Fen           `json:"account_balance"`
+	ContributionMonths []MonthsView         `json:"contribution_months"`
+	ContributionIndex  string               `json:"contribution_index,omitempty"`
+	Retirement         *RetirementView      `json:"retirement,omitempty"`
+	PensionEstimate    *PensionEstimateView `json:"pension_estimate,omitempty"`
+}
+
+// MonthsView is a person's contribution months of one insurance type.
+type MonthsView struct {
+	Type   string `json:"type"`
+	Paid   int    `json:"paid"`
+	Deemed int    `json:"deemed"`
+	Total  int    `json:"total"`
+	Years  string `json:"years"` // total ÷ 12, two decimals, for display only
+}
+
+// RetirementView is when the person reaches the statutory retirement age.
+type RetirementView struct {
+	Retire                record.Period `json:"retire"`
+	AgeYears              int           `json:"age_years"`
+	AgeMonths             int           `json:"age_months"`
+	MinContributionMonths int           `json:"min_contribution_months"`
+	Eligible              bool          `json:"eligible"`
+}
+
+// PensionEstimateView is the monthly pension the record as it stands would give at retirement.
+type PensionEstimateView struct {
+	BenefitWage  record.Fen `json:"benefit_wage"`
+	PayoutMonths int        `json:"payout_months"`
+	Basic        record.Fen `json:"basic_pension"`
+	Account      record.Fen `json:"account_pension"`
+	Transitional record.Fen `json:"transitional_pension"`
+	Total        record.Fen `json:"total"`
 }
 
 type EnrolmentView struct {
@@ -202,6 +248,25 @@ func (s *Store) PersonRecord(ctx context.Context, person string) (*PersonView, e
 			return json.Unmarshal([]byte(attrs), &v.Others[len(v.Others)-1].Attributes)
 		}},
 	}
+	var classes = map[string]int{}
+	if err := func() error {
+		rows, err := tx.Query(ctx, "SELECT DISTINCT e.credit_code, e.industry_class FROM employers e JOIN contributions c ON c.employer = e.credit_code WHERE c.person = $1", person)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var code string
+			var class int
+			if err := rows.Scan(&code, &class); err != nil {
+				return err
+			}
+			classes[code] = class
+		}
+		return rows.Err()
+	}(); err != nil {
+		return nil, err
+	}
 	for _, qq := range queries {
 		rows, err := tx.Query(ctx, qq.sql, person)
 		if err != nil {
@@ -218,7 +283,77 @@ func (s *Store) PersonRecord(ctx context.Context, person string) (*PersonView, e
 			return nil, err
 		}
 	}
+	d, err := s.derive(v, classes)
+	if err != nil {
+		return nil, err
+	}
+	v.Derived = d
 	return v, nil
+}
+
+// derive applies the rules engine to a person's record.
+func (s *Store) derive(v *PersonView, classes map[string]int) (*DerivedView, error) {
+	book := s.Book()
+	var in rules.PersonFacts
+	for _, c := range v.Contributions {
+		in.Contributions = append(in.Contributions, rules.Contribution{Type: c.Type, Period: c.Period, Wage: c.Wage, Region: s.region,
+			Status: c.Status, IndustryClass: classes[c.Employer], LateDays: c.LateDays})
+	}
+	for _, d := range v.Deemed {
+		in.Deemed = append(in.Deemed, rules.Span{Type: record.Pension, From: d.From, To: d.To})
+	}
+	for _, t := range v.Transfers {
+		in.Transfers = append(in.Transfers, rules.Transfer{Period: t.Period, Amount: t.Amount, Out: t.Direction == "out"})
+	}
+	pd, err := rules.DerivePerson(book, s.region, in, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := &DerivedView{AccountYears: pd.Years, AccountBalance: pd.Balance()}
+	for _, t := range record.InsuranceTypes {
+		m := MonthsView{Type: t, Paid: pd.Months.Paid.Of(t), Deemed: pd.Months.Deemed.Of(t), Total: pd.Months.Total(t)}
+		if m.Total == 0 {
+			continue
+		}
+		m.Years = rules.FormatRat(big.NewRat(int64(m.Total), 12), 2)
+		out.ContributionMonths = append(out.ContributionMonths, m)
+	}
+	if pd.Index != nil {
+		out.ContributionIndex = rules.FormatRat(pd.Index, 4)
+	}
+	birth, err := time.Parse("2006-01-02", v.Birth)
+	if err != nil {
+		return out, nil
+	}
+	bp := record.MakePeriod(birth.Year(), int(birth.Month()))
+	category := "male"
+	if v.Sex == "female" {
+		category = "female_55"
+	}
+	set := book.At(s.region, bp.AddMonths(60*12))
+	ret, err := set.RetirementFor(bp, category)
+	if err != nil {
+		return nil, err
+	}
+	months := pd.Months.Total(record.Pension)
+	out.Retirement = &RetirementView{Retire: ret.Retire, AgeYears: ret.AgeYears, AgeMonths: ret.AgeMonths,
+		MinContributionMonths: ret.MinContributionMonths, Eligible: months >= ret.MinContributionMonths}
+	if pd.Index == nil {
+		return out, nil
+	}
+	set = book.At(s.region, ret.Retire)
+	c, ok := set.BenefitWage(ret.Retire.Year() - 1)
+	if !ok {
+		c = set.AverageMonthlyWage()
+	}
+	p, err := set.Pension(rules.PensionInput{BenefitWage: c, Index: pd.Index, Months: pd.Months.Paid.Of(record.Pension),
+		DeemedMonths: pd.Months.Deemed.Of(record.Pension), Balance: pd.Balance(), Age: ret.AgeYears, AgeMonths: ret.AgeMonths})
+	if err != nil {
+		// An age outside the payout table (or similar) leaves the estimate out rather than failing the record.
+		return out, nil
+	}
+	out.PensionEstimate = &PensionEstimateView{BenefitWage: c, PayoutMonths: p.PayoutMonths, Basic: p.Basic, Account: p.Account, Transitional: p.Transitional, Total: p.Total}
+	return out, nil
 }
 
 // Counts returns the number of events and of rows in each projection, for status pages and tests.

@@ -27,11 +27,13 @@ func (r *bookRules) Contribution(region string, p record.Period, typ string, ind
 	if err != nil {
 		return ContributionFigures{}, err
 	}
+	// The same figures rules.Deriver gives (a test holds them equal): only a paid pension month credits the
+	// account; days late cost a late fee whatever the month's state.
 	f := ContributionFigures{Base: int64(a.Base), Employer: int64(a.Employer), Individual: int64(a.Individual)}
-	if typ == record.Pension {
+	if typ == record.Pension && status == record.StatusPaid {
 		f.AccountCredit = int64(set.AccountCredit(p, a.Base))
 	}
-	if status == record.StatusArrears {
+	if lateDays > 0 {
 		f.LateFee = int64(set.LateFee(a.Employer+a.Individual, lateDays))
 	}
 	return f, nil

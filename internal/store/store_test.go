@@ -2,8 +2,10 @@ package store_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -79,6 +81,19 @@ func TestRecordReadVerify(t *testing.T) {
 		// 8,000.00 lies between the national default floor and ceiling: base = wage; pension 16 % / 8 %.
 		if c.Base != 800000 || c.EmployerAmt != 128000 || c.IndividualAmt != 64000 || c.AccountCredit != 64000 {
 			t.Fatalf("derived figures: %+v", c)
+		}
+		// Derived by the rules (national default: monthly interest method, 2024 crediting rate 2.62 %):
+		// 12 × 640.00 credited, interest Σ 640 × (13 − n) × 2.62 % / 12 = 108.99, closing 7,788.99.
+		d := v.Derived
+		if d == nil || d.AccountBalance != 778899 || len(d.AccountYears) != 1 || d.AccountYears[0].Interest != 10899 {
+			t.Fatalf("derived account: %+v", d)
+		}
+		if len(d.ContributionMonths) != 1 || d.ContributionMonths[0].Total != 12 || d.ContributionMonths[0].Years != "1.00" {
+			t.Fatalf("derived months: %+v", d.ContributionMonths)
+		}
+		// 8,000.00 ÷ the default average monthly wage 5,448.58 = 1.46827…
+		if d.ContributionIndex != "1.4683" || d.Retirement == nil || d.PensionEstimate == nil {
+			t.Fatalf("derived index and estimate: %+v", d)
 		}
 		rep := mustVerify(t, env)
 		cp, _, err := s.LatestCheckpoint(ctx)
@@ -205,7 +220,12 @@ func snapshot(t *testing.T, s *store.Store, persons []string) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		fmt.Fprintf(&b, "%+v\n", *v)
+		j, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Write(j)
+		b.WriteByte('\n')
 	}
 	return b.String()
 }
@@ -302,6 +322,9 @@ func TestVerifyCatchesTampering(t *testing.T) {
 		{"change a projection row", func(env *storetest.Env, s *store.Store) {
 			env.Raw("UPDATE contributions SET base = base + 1 WHERE seq = 9")
 		}, "projection contributions: row seq=9"},
+		{"change a derived account credit", func(env *storetest.Env, s *store.Store) {
+			env.Raw("UPDATE contributions SET account_credit = account_credit - 1 WHERE seq = 11")
+		}, "projection contributions: row seq=11"},
 		{"delete a projection row", func(env *storetest.Env, s *store.Store) {
 			env.Raw("DELETE FROM contributions WHERE seq = 10")
 		}, "projection contributions: row seq=10"},
@@ -372,5 +395,69 @@ func TestSchemaMigrationsAreRecorded(t *testing.T) {
 		if err != nil || len(applied) != 0 {
 			t.Fatalf("second migrate applied %v %v", applied, err)
 		}
+	})
+}
+
+func TestRuleSetAdoptedThroughTheJournal(t *testing.T) {
+	body, err := os.ReadFile("../rules/testdata/beijing-2025.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		ctx := context.Background()
+		s := env.Store()
+		basics(t, s)
+		post := func(p record.Period) {
+			t.Helper()
+			if _, err := s.Record(ctx, "test", []record.Fact{&record.ContributionPosted{PersonRef: ref(idNumber(1)), Employer: employerA,
+				Period: p, Type: record.Pension, Status: record.StatusPaid, Wage: 500000}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		post(202507)
+		if _, err := s.Record(ctx, "test:rules", []record.Fact{&record.RuleSetAdopted{Body: string(body)}}); err != nil {
+			t.Fatal(err)
+		}
+		post(202508)
+		post(202506)
+		bases := func() map[record.Period]record.Fen {
+			p, _ := s.FindPerson(ctx, idNumber(1))
+			v, err := s.PersonRecord(ctx, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := map[record.Period]record.Fen{}
+			for _, c := range v.Contributions {
+				m[c.Period] = c.Base
+			}
+			return m
+		}
+		// Beijing's 2025 floor (7,162) from 2025-07 on — also for the July contribution recorded before the
+		// set was adopted, which adoption recomputes; the national rules before (5,000.00 lies above their floor).
+		want := map[record.Period]record.Fen{202506: 500000, 202507: 716200, 202508: 716200}
+		for p, b := range want {
+			if got := bases()[p]; got != b {
+				t.Fatalf("%s: base %s, want %s", p, got, b)
+			}
+		}
+		if err := s.Rebuild(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		for p, b := range want {
+			if got := bases()[p]; got != b {
+				t.Fatalf("after rebuild %s: base %s, want %s", p, got, b)
+			}
+		}
+		mustVerify(t, env)
+		// A store opened afresh loads the adopted set from its projection.
+		s2 := env.Store()
+		if got := s2.Book().At("110105", 202508).Floor(); got != 716200 {
+			t.Fatalf("reopened store floor %s", got)
+		}
+		// A malformed rule set is refused and records nothing.
+		if _, err := s.Record(ctx, "test:rules", []record.Fact{&record.RuleSetAdopted{Body: "version = 1\n"}}); err == nil {
+			t.Fatal("a malformed rule set was adopted")
+		}
+		mustVerify(t, env)
 	})
 }

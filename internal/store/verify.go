@@ -10,6 +10,8 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"sirec/internal/journal"
+	"sirec/internal/record"
+	"sirec/internal/rules"
 )
 
 // ErrTampered is wrapped by every verification failure.
@@ -214,6 +216,11 @@ func Verify(ctx context.Context, d Driver, v note.Verifier, rules Rules, progres
 		}
 		rep.Rows[t.Name] = n
 	}
+	if br, ok := proj.rules.(*bookRules); ok {
+		if err := crossCheck(ctx, tx, d, br.book); err != nil {
+			return rep, fail("%v", err)
+		}
+	}
 	rep.Events = seq
 	rep.Root = tree.Root()
 	rep.Checkpoints = len(cps)
@@ -346,4 +353,70 @@ func (s *Store) loadRules(ctx context.Context) error {
 	}
 	s.rules = rules
 	return rows.Err()
+}
+
+// crossCheck recomputes every person's contribution figures with the rules engine's person-level derivation —
+// a second path beside the projector's — and compares them with the stored projection, person by person, so
+// memory holds one person at a time.
+func crossCheck(ctx context.Context, tx Tx, d Driver, book *rules.Book) error {
+	contrib, _ := d.Qualify("contributions")
+	employers, _ := d.Qualify("employers")
+	rows, err := tx.Query(ctx, `SELECT c.person, c.seq, j.region, c.type, c.period, c.status, c.wage, c.late_days, COALESCE(e.industry_class, 0),
+		c.base, c.employer_amount, c.individual_amount, c.account_credit, c.late_fee
+		FROM `+contrib+` c JOIN journal_events j ON j.seq = c.seq LEFT JOIN `+employers+` e ON e.credit_code = c.employer
+		ORDER BY c.person, c.seq`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	type stored struct {
+		seq                                         int64
+		base, employer, individual, credit, lateFee int64
+	}
+	der := rules.NewDeriver(book)
+	var out rules.PersonDerived
+	var in rules.PersonFacts
+	var want []stored
+	person, region := "", ""
+	check := func() error {
+		if len(want) == 0 {
+			return nil
+		}
+		if err := der.Derive(region, in, 0, &out); err != nil {
+			return fmt.Errorf("person %s: the rules refuse the recorded contributions: %v", person, err)
+		}
+		for i, w := range want {
+			g := out.Contributions[i]
+			if int64(g.Base) != w.base || int64(g.Employer) != w.employer || int64(g.Individual) != w.individual ||
+				int64(g.Credit) != w.credit || int64(g.LateFee) != w.lateFee {
+				return fmt.Errorf("projection contributions: row seq=%d: stored figures (base %s, employer %s, individual %s, credit %s, late fee %s) differ from the rules' (%s, %s, %s, %s, %s)",
+					w.seq, record.Fen(w.base), record.Fen(w.employer), record.Fen(w.individual), record.Fen(w.credit), record.Fen(w.lateFee),
+					g.Base, g.Employer, g.Individual, g.Credit, g.LateFee)
+			}
+		}
+		return nil
+	}
+	for rows.Next() {
+		var p, reg, typ, status string
+		var seq, period, wage, lateDays, class int64
+		var w stored
+		if err := rows.Scan(&p, &seq, &reg, &typ, &period, &status, &wage, &lateDays, &class, &w.base, &w.employer, &w.individual, &w.credit, &w.lateFee); err != nil {
+			return err
+		}
+		if p != person {
+			if err := check(); err != nil {
+				return err
+			}
+			person, region = p, reg
+			in.Contributions, want = in.Contributions[:0], want[:0]
+		}
+		w.seq = seq
+		want = append(want, w)
+		in.Contributions = append(in.Contributions, rules.Contribution{Type: typ, Period: record.Period(period), Wage: record.Fen(wage),
+			Region: reg, Status: status, IndustryClass: int(class), LateDays: int(lateDays)})
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return check()
 }
