@@ -112,7 +112,12 @@ var (
 	colsRuleSets      = []string{"seq", "region", "effective_from", "version", "body"}
 )
 
-func decode[T any](e *journal.Event) (*T, error) {
+// decode returns the event's payload: the fact it was just built from when the caller has it (an append), or
+// the data decoded (a replay). Both give the same values: verify replays every append and compares.
+func decode[T any](e *journal.Event, fact record.Fact) (*T, error) {
+	if f, ok := any(fact).(*T); ok {
+		return f, nil
+	}
 	v := new(T)
 	if err := json.Unmarshal(e.Data, v); err != nil {
 		return nil, fmt.Errorf("event %d (%s): data does not decode: %w", e.Seq, e.Type, err)
@@ -120,8 +125,8 @@ func decode[T any](e *journal.Event) (*T, error) {
 	return v, nil
 }
 
-// apply applies one event.
-func (p *projector) apply(ctx context.Context, e *journal.Event) error {
+// apply applies one event; fact is the fact it was built from, or nil on replay.
+func (p *projector) apply(ctx context.Context, e *journal.Event, fact record.Fact) error {
 	if old, ok := e.SupersededSeq(); ok {
 		if err := p.supersede(ctx, e, old); err != nil {
 			return err
@@ -134,13 +139,13 @@ func (p *projector) apply(ctx context.Context, e *journal.Event) error {
 	}
 	switch e.Type {
 	case record.TypePersonRegistered:
-		f, err := decode[record.PersonRegistered](e)
+		f, err := decode[record.PersonRegistered](e, fact)
 		if err != nil {
 			return err
 		}
 		return p.insert(ctx, "persons", colsPersons, e.Person, f.IDIndex, f.IDSealed, f.Name, f.Sex, f.Birth, f.Phone, f.Region, f.RegisteredOn, "active", "", e.Seq, e.Seq)
 	case record.TypePersonChanged:
-		f, err := decode[record.PersonChanged](e)
+		f, err := decode[record.PersonChanged](e, fact)
 		if err != nil {
 			return err
 		}
@@ -168,14 +173,14 @@ func (p *projector) apply(ctx context.Context, e *journal.Event) error {
 		q += fmt.Sprintf(" WHERE person = $%d", len(args))
 		return p.mustChange(ctx, e, q, args...)
 	case record.TypeEmployerRegistered:
-		f, err := decode[record.EmployerRegistered](e)
+		f, err := decode[record.EmployerRegistered](e, fact)
 		if err != nil {
 			return err
 		}
 		p.classes[e.Employer] = f.IndustryClass
 		return p.insert(ctx, "employers", colsEmployers, e.Employer, f.Name, f.Region, f.IndustryClass, f.RegisteredOn, "active", e.Seq, e.Seq)
 	case record.TypeEmployerChanged:
-		f, err := decode[record.EmployerChanged](e)
+		f, err := decode[record.EmployerChanged](e, fact)
 		if err != nil {
 			return err
 		}
@@ -198,20 +203,20 @@ func (p *projector) apply(ctx context.Context, e *journal.Event) error {
 		q += fmt.Sprintf(" WHERE credit_code = $%d", len(args))
 		return p.mustChange(ctx, e, q, args...)
 	case record.TypeEnrolmentStarted:
-		f, err := decode[record.EnrolmentStarted](e)
+		f, err := decode[record.EnrolmentStarted](e, fact)
 		if err != nil {
 			return err
 		}
 		return p.insert(ctx, "enrolments", colsEnrolments, e.Seq, e.Person, f.Type, f.Employer, f.From, "", int64(0))
 	case record.TypeEnrolmentStopped:
-		f, err := decode[record.EnrolmentStopped](e)
+		f, err := decode[record.EnrolmentStopped](e, fact)
 		if err != nil {
 			return err
 		}
 		return p.mustChange(ctx, e, "UPDATE enrolments SET end_date = $1, stop_seq = $2 WHERE person = $3 AND type = $4 AND employer = $5 AND end_date = ''",
 			f.To, e.Seq, e.Person, f.Type, f.Employer)
 	case record.TypeContributionPosted:
-		f, err := decode[record.ContributionPosted](e)
+		f, err := decode[record.ContributionPosted](e, fact)
 		if err != nil {
 			return err
 		}
@@ -226,44 +231,44 @@ func (p *projector) apply(ctx context.Context, e *journal.Event) error {
 		return p.insert(ctx, "contributions", colsContributions, e.Seq, e.Person, f.Type, int(f.Period), f.Employer, f.Status, f.Wage,
 			fig.Base, fig.Employer, fig.Individual, fig.AccountCredit, f.LateDays, fig.LateFee)
 	case record.TypeSubsidyGranted:
-		f, err := decode[record.SubsidyGranted](e)
+		f, err := decode[record.SubsidyGranted](e, fact)
 		if err != nil {
 			return err
 		}
 		return p.insert(ctx, "subsidies", colsSubsidies, e.Seq, e.Person, f.Type, f.Kind, int(f.Period), f.Amount)
 	case record.TypeEligibilityGranted:
-		f, err := decode[record.EligibilityGranted](e)
+		f, err := decode[record.EligibilityGranted](e, fact)
 		if err != nil {
 			return err
 		}
 		return p.insert(ctx, "eligibilities", colsEligibilities, e.Seq, e.Person, f.Kind, f.From, f.To, f.Decision)
 	case record.TypeBenefitPaid:
-		f, err := decode[record.BenefitPaid](e)
+		f, err := decode[record.BenefitPaid](e, fact)
 		if err != nil {
 			return err
 		}
 		return p.insert(ctx, "benefit_payments", colsBenefits, e.Seq, e.Person, f.Kind, int(f.Period), f.Amount)
 	case record.TypeDeemedRecorded:
-		f, err := decode[record.DeemedRecorded](e)
+		f, err := decode[record.DeemedRecorded](e, fact)
 		if err != nil {
 			return err
 		}
 		return p.insert(ctx, "deemed_periods", colsDeemed, e.Seq, e.Person, int(f.From), int(f.To), f.Basis)
 	case record.TypeAccountTransferred:
-		f, err := decode[record.AccountTransferred](e)
+		f, err := decode[record.AccountTransferred](e, fact)
 		if err != nil {
 			return err
 		}
 		return p.insert(ctx, "account_transfers", colsTransfers, e.Seq, e.Person, f.Direction, f.OtherRegion, int(f.Period), f.Amount)
 	case record.TypeOtherRecorded:
-		f, err := decode[record.OtherRecorded](e)
+		f, err := decode[record.OtherRecorded](e, fact)
 		if err != nil {
 			return err
 		}
 		attrs, _ := json.Marshal(f.Attributes)
 		return p.insert(ctx, "other_records", colsOthers, e.Seq, e.Person, f.Kind, string(attrs))
 	case record.TypeRuleSetAdopted:
-		f, err := decode[record.RuleSetAdopted](e)
+		f, err := decode[record.RuleSetAdopted](e, fact)
 		if err != nil {
 			return err
 		}

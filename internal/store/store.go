@@ -113,7 +113,7 @@ func (s *Store) record(ctx context.Context, source string, facts []record.Fact, 
 	for i := range supersedes {
 		events[i].Supersedes = supersedes[i]
 	}
-	rc, tree, err := s.append(ctx, tx, now, events)
+	rc, tree, err := s.append(ctx, tx, now, events, facts)
 	if err != nil {
 		return Receipt{}, err
 	}
@@ -243,7 +243,7 @@ func (s *Store) AppendEvents(ctx context.Context, events []journal.Event) (Recei
 		return Receipt{}, err
 	}
 	defer tx.Rollback(ctx)
-	rc, tree, err := s.append(ctx, tx, s.Now().UTC(), events)
+	rc, tree, err := s.append(ctx, tx, s.Now().UTC(), events, nil)
 	if err != nil {
 		return Receipt{}, err
 	}
@@ -255,8 +255,9 @@ func (s *Store) AppendEvents(ctx context.Context, events []journal.Event) (Recei
 	return rc, nil
 }
 
-// append writes events, their tree nodes, their projections and a signed checkpoint in tx.
-func (s *Store) append(ctx context.Context, tx Tx, now time.Time, events []journal.Event) (Receipt, *journal.Tree, error) {
+// append writes events, their tree nodes, their projections and a signed checkpoint in tx. facts, when not
+// nil, are the facts the events were built from, one for one.
+func (s *Store) append(ctx context.Context, tx Tx, now time.Time, events []journal.Event, facts []record.Fact) (Receipt, *journal.Tree, error) {
 	var size int64
 	if err := tx.QueryRow(ctx, "SELECT COALESCE(MAX(seq)+1, 0) FROM journal_events").Scan(&size); err != nil {
 		return Receipt{}, nil, err
@@ -296,7 +297,11 @@ func (s *Store) append(ctx context.Context, tx Tx, now time.Time, events []journ
 	}
 	p := s.newProjector(tx)
 	for i := range events {
-		if err := p.apply(ctx, &events[i]); err != nil {
+		var f record.Fact
+		if facts != nil {
+			f = facts[i]
+		}
+		if err := p.apply(ctx, &events[i], f); err != nil {
 			return Receipt{}, nil, err
 		}
 	}

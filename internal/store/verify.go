@@ -165,7 +165,7 @@ func Verify(ctx context.Context, d Driver, v note.Verifier, rules Rules, progres
 			return rep, fail("%v", err)
 		}
 		for i := range batch {
-			if err := proj.apply(ctx, &batch[i]); err != nil {
+			if err := proj.apply(ctx, &batch[i], nil); err != nil {
 				return rep, fail("replaying event %d: %v", batch[i].Seq, err)
 			}
 		}
@@ -285,7 +285,7 @@ func (s *Store) Rebuild(ctx context.Context, progress Progress) error {
 			return err
 		}
 		for i := range batch {
-			if err := proj.apply(ctx, &batch[i]); err != nil {
+			if err := proj.apply(ctx, &batch[i], nil); err != nil {
 				return err
 			}
 		}

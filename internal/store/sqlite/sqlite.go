@@ -57,6 +57,7 @@ func dsn(path, txlock string) string {
 	q.Set("_busy_timeout", "30000")
 	q.Set("_foreign_keys", "1")
 	q.Set("_txlock", txlock)
+	q.Set("_cache_size", "-131072") // 128 MiB of page cache per connection: index inserts in random key order stay in memory
 	return "file:" + path + "?" + q.Encode()
 }
 
