@@ -208,3 +208,24 @@ func firstDemoID(t *testing.T) string {
 	t.Helper()
 	return demo.IDNumber(1, 0)
 }
+
+func TestInitCreatesTheFirstAdministrator(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		keys := filepath.Join(t.TempDir(), "keys")
+		db := []string{"--db", env.DSN, "--keys", keys}
+		if _, errOut, code := run(t, "short\n", append([]string{"init"}, db...)...); code == 0 || !strings.Contains(errOut, "password") {
+			t.Fatalf("weak password accepted: %d %s", code, errOut)
+		}
+		if _, err := os.Stat(keys); err == nil {
+			t.Fatal("keys were created although init was refused")
+		}
+		out, errOut, code := run(t, "correct horse 42\n", append([]string{"init", "--admin", "root1"}, db...)...)
+		if code != 0 || !strings.Contains(out, "first system administrator: root1") {
+			t.Fatalf("init: %d %s %s", code, out, errOut)
+		}
+		out, _, code = run(t, "", append([]string{"user", "list"}, db...)...)
+		if code != 0 || !strings.Contains(out, "root1") || !strings.Contains(out, "sysadmin") {
+			t.Fatalf("user list: %d %s", code, out)
+		}
+	})
+}

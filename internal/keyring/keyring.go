@@ -177,3 +177,26 @@ func (k *Keyring) OpenID(sealed []byte) (string, error) {
 	}
 	return string(b), nil
 }
+
+// Seal encrypts data at rest (draft payloads holding ID numbers in clear) with AES-256-GCM and a random nonce;
+// label binds the ciphertext to its use.
+func (k *Keyring) Seal(data []byte, label string) []byte {
+	nonce := make([]byte, k.aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		panic(err)
+	}
+	return k.aead.Seal(nonce, nonce, data, []byte(label))
+}
+
+// Open decrypts what Seal produced with the same label.
+func (k *Keyring) Open(sealed []byte, label string) ([]byte, error) {
+	n := k.aead.NonceSize()
+	if len(sealed) < n {
+		return nil, errors.New("sealed data too short")
+	}
+	b, err := k.aead.Open(nil, sealed[:n], sealed[n:], []byte(label))
+	if err != nil {
+		return nil, errors.New("sealed data does not decrypt with this key: changed or wrong key")
+	}
+	return b, nil
+}

@@ -535,3 +535,40 @@ func (f *RuleSetAdopted) Validate(time.Time) error {
 	}
 	return nil
 }
+
+// NewFact returns an empty fact of an event type, for decoding; nil for an unknown type.
+func NewFact(eventType string) Fact {
+	switch eventType {
+	case TypePersonRegistered:
+		return &PersonRegistered{}
+	case TypePersonChanged:
+		return &PersonChanged{}
+	case TypeEmployerRegistered:
+		return &EmployerRegistered{}
+	case TypeEmployerChanged:
+		return &EmployerChanged{}
+	case TypeEnrolmentStarted:
+		return &EnrolmentStarted{}
+	case TypeEnrolmentStopped:
+		return &EnrolmentStopped{}
+	case TypeContributionPosted:
+		return &ContributionPosted{}
+	case TypeSubsidyGranted:
+		return &SubsidyGranted{}
+	case TypeEligibilityGranted:
+		return &EligibilityGranted{}
+	case TypeBenefitPaid:
+		return &BenefitPaid{}
+	case TypeDeemedRecorded:
+		return &DeemedRecorded{}
+	case TypeAccountTransferred:
+		return &AccountTransferred{}
+	case TypeOtherRecorded:
+		return &OtherRecorded{}
+	case TypeRuleSetAdopted:
+		return &RuleSetAdopted{}
+	case TypeEventVoided:
+		return &EventVoided{}
+	}
+	return nil
+}

@@ -404,3 +404,27 @@ func (s *Store) PersonKeys(ctx context.Context, offset, limit int) ([]string, er
 	}
 	return out, rows.Err()
 }
+
+// MissingPersons returns the indexes of the ID numbers that no registered person has.
+func (s *Store) MissingPersons(ctx context.Context, ids []string) ([]int, error) {
+	tx, err := s.d.Begin(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback(ctx)
+	idx := make([]string, len(ids))
+	for i, id := range ids {
+		idx[i] = s.keys.IndexID(id)
+	}
+	known := map[string]string{}
+	if err := s.lookupPersons(ctx, tx, idx, known); err != nil {
+		return nil, err
+	}
+	var missing []int
+	for i, x := range idx {
+		if _, ok := known[x]; !ok {
+			missing = append(missing, i)
+		}
+	}
+	return missing, nil
+}

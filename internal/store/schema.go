@@ -25,7 +25,6 @@ var migrations = []string{
 		body      {BLOB} NOT NULL,
 		leaf_hash {BLOB} NOT NULL
 	);
-	CREATE INDEX journal_events_person ON journal_events (person, seq) WHERE person IS NOT NULL;
 	CREATE TABLE journal_nodes (
 		level INTEGER NOT NULL,
 		idx   BIGINT NOT NULL,
@@ -150,6 +149,111 @@ var migrations = []string{
 		effective_from INTEGER NOT NULL,
 		version        TEXT NOT NULL,
 		body           TEXT NOT NULL
+	);`,
+	// 2: users, posts, sessions, API tokens and the authentication log (S1, S2, R7). Not projections: they are
+	// the application's own state, kept apart from the journal. Times are unix milliseconds; 0 means "none".
+	`CREATE TABLE auth_users (
+		username     TEXT PRIMARY KEY,
+		display_name TEXT NOT NULL,
+		password     TEXT NOT NULL,
+		disabled     INTEGER NOT NULL,
+		external     INTEGER NOT NULL,
+		created_at   BIGINT NOT NULL,
+		updated_at   BIGINT NOT NULL
+	);
+	CREATE TABLE auth_user_posts (
+		username   TEXT NOT NULL,
+		post       TEXT NOT NULL,
+		granted_at BIGINT NOT NULL,
+		granted_by TEXT NOT NULL,
+		PRIMARY KEY (username, post)
+	);
+	CREATE TABLE auth_lockouts (
+		username     TEXT PRIMARY KEY,
+		failures     INTEGER NOT NULL,
+		last_failure BIGINT NOT NULL,
+		locked_until BIGINT NOT NULL
+	);
+	CREATE TABLE auth_sessions (
+		token_hash {BLOB} PRIMARY KEY,
+		username   TEXT NOT NULL,
+		created_at BIGINT NOT NULL,
+		last_seen  BIGINT NOT NULL,
+		expires_at BIGINT NOT NULL
+	);
+	CREATE INDEX auth_sessions_username ON auth_sessions (username);
+	CREATE TABLE auth_tokens (
+		id         TEXT PRIMARY KEY,
+		token_hash {BLOB} NOT NULL UNIQUE,
+		username   TEXT NOT NULL,
+		name       TEXT NOT NULL,
+		scopes     TEXT NOT NULL,
+		created_at BIGINT NOT NULL,
+		created_by TEXT NOT NULL,
+		expires_at BIGINT NOT NULL,
+		revoked_at BIGINT NOT NULL
+	);
+	CREATE INDEX auth_tokens_username ON auth_tokens (username);
+	CREATE TABLE auth_log (
+		id      {SERIAL} PRIMARY KEY,
+		at      BIGINT NOT NULL,
+		actor   TEXT NOT NULL,
+		action  TEXT NOT NULL,
+		subject TEXT NOT NULL,
+		detail  TEXT NOT NULL
+	);
+	CREATE INDEX auth_log_subject ON auth_log (subject, id);
+	CREATE INDEX auth_log_actor ON auth_log (actor, id);`,
+	// 3: drafts under review, their actions and their original materials (R6.1, R7, R13). The drafts' facts
+	// carry ID numbers in clear, so the payload is sealed with the agency's key (I7).
+	`CREATE TABLE review_drafts (
+		id            BIGINT PRIMARY KEY,
+		kind          TEXT NOT NULL,
+		maker         TEXT NOT NULL,
+		status        TEXT NOT NULL,
+		stage         INTEGER NOT NULL,
+		chain         TEXT NOT NULL,
+		payload       {BLOB} NOT NULL,
+		facts         INTEGER NOT NULL,
+		summary       TEXT NOT NULL,
+		file_hash     TEXT NOT NULL,
+		created_at    BIGINT NOT NULL,
+		updated_at    BIGINT NOT NULL,
+		first_seq     BIGINT NOT NULL,
+		event_count   BIGINT NOT NULL
+	);
+	CREATE INDEX review_drafts_status ON review_drafts (status, stage);
+	CREATE INDEX review_drafts_file ON review_drafts (file_hash);
+	CREATE TABLE review_actions (
+		draft_id BIGINT NOT NULL,
+		n        INTEGER NOT NULL,
+		at       BIGINT NOT NULL,
+		actor    TEXT NOT NULL,
+		stage    TEXT NOT NULL,
+		decision TEXT NOT NULL,
+		reason   TEXT NOT NULL,
+		PRIMARY KEY (draft_id, n)
+	);
+	CREATE TABLE review_materials (
+		sha256     TEXT PRIMARY KEY,
+		size       BIGINT NOT NULL,
+		content    {BLOB} NOT NULL,
+		created_at BIGINT NOT NULL
+	);
+	CREATE TABLE review_draft_materials (
+		draft_id     BIGINT NOT NULL,
+		sha256       TEXT NOT NULL,
+		name         TEXT NOT NULL,
+		content_type TEXT NOT NULL,
+		added_by     TEXT NOT NULL,
+		added_at     BIGINT NOT NULL,
+		PRIMARY KEY (draft_id, sha256)
+	);
+	CREATE TABLE review_chains (
+		kind       TEXT PRIMARY KEY,
+		stages     TEXT NOT NULL,
+		updated_at BIGINT NOT NULL,
+		updated_by TEXT NOT NULL
 	);`,
 }
 

@@ -77,15 +77,22 @@ type Receipt struct {
 //
 // Record is the only way a record is written (I1): the review workflow calls it on final approval.
 func (s *Store) Record(ctx context.Context, source string, facts []record.Fact) (Receipt, error) {
-	return s.record(ctx, source, facts, nil)
+	return s.record(ctx, source, facts, nil, nil)
+}
+
+// RecordWith is Record with also run inside the same transaction after the events are appended: the review
+// workflow marks its draft approved there, so that a draft is approved exactly when its events are recorded.
+// An error from also records nothing.
+func (s *Store) RecordWith(ctx context.Context, source string, facts []record.Fact, also func(ctx context.Context, tx Tx, rc Receipt) error) (Receipt, error) {
+	return s.record(ctx, source, facts, nil, also)
 }
 
 // Correct records fact as the correction of the event at seq (a superseding event; nothing is changed).
 func (s *Store) Correct(ctx context.Context, source string, seq int64, fact record.Fact) (Receipt, error) {
-	return s.record(ctx, source, []record.Fact{fact}, []int64{seq + 1})
+	return s.record(ctx, source, []record.Fact{fact}, []int64{seq + 1}, nil)
 }
 
-func (s *Store) record(ctx context.Context, source string, facts []record.Fact, supersedes []int64) (Receipt, error) {
+func (s *Store) record(ctx context.Context, source string, facts []record.Fact, supersedes []int64, also func(context.Context, Tx, Receipt) error) (Receipt, error) {
 	now := s.Now().UTC().Truncate(time.Millisecond)
 	if len(facts) == 0 {
 		return Receipt{}, record.Invalid("facts", "required", "nothing to record")
@@ -116,6 +123,11 @@ func (s *Store) record(ctx context.Context, source string, facts []record.Fact, 
 	rc, tree, err := s.append(ctx, tx, now, events, facts)
 	if err != nil {
 		return Receipt{}, err
+	}
+	if also != nil {
+		if err := also(ctx, tx, rc); err != nil {
+			return Receipt{}, err
+		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		s.tree = nil
