@@ -129,14 +129,42 @@ func TestServe(t *testing.T) {
 		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 		sc := bufio.NewScanner(stdout)
 		var base string
+		var printed strings.Builder
 		deadline := time.Now().Add(2 * time.Minute)
 		for base == "" && time.Now().Before(deadline) && sc.Scan() {
+			printed.WriteString(sc.Text() + "\n")
 			if m := regexp.MustCompile(`http://127\.0\.0\.1:\d+`).FindString(sc.Text()); m != "" {
 				base = m
 			}
 		}
 		if base == "" {
 			t.Fatal("serve printed no address")
+		}
+		// One demo user per post, printed with the password.
+		for _, post := range []string{"collector", "initial_reviewer", "reviewer", "rechecker", "approver", "maintainer", "supervisor", "sysadmin", "dbadmin", "query"} {
+			if !regexp.MustCompile(`(?m)^  ` + post + ` +` + DemoPassword).MatchString(printed.String()) {
+				t.Fatalf("demo user %s not printed:\n%s", post, printed.String())
+			}
+		}
+		login, _ := json.Marshal(map[string]string{"username": "query", "password": DemoPassword})
+		resp0, err := http.Post(base+"/api/v1/session", "application/json", bytes.NewReader(login))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sess struct{ Token string }
+		json.NewDecoder(resp0.Body).Decode(&sess)
+		resp0.Body.Close()
+		if sess.Token == "" {
+			t.Fatalf("demo sign-in: %d", resp0.StatusCode)
+		}
+		post := func(path, body string) *http.Response {
+			req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+sess.Token)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return resp
 		}
 		resp, err := http.Get(base + "/healthz")
 		if err != nil {
@@ -153,10 +181,10 @@ func TestServe(t *testing.T) {
 		}
 		// The first demo person, found by ID number in the body (never in the URL).
 		id := firstDemoID(t)
-		resp, err = http.Post(base+"/api/v1/persons/lookup", "application/json", strings.NewReader(`{"id_number":"`+id+`"}`))
-		if err != nil {
-			t.Fatal(err)
+		if r, _ := http.Post(base+"/api/v1/persons/lookup", "application/json", strings.NewReader(`{"id_number":"`+id+`"}`)); r.StatusCode != 401 {
+			t.Fatalf("lookup without credentials: %d", r.StatusCode)
 		}
+		resp = post("/api/v1/persons/lookup", `{"id_number":"`+id+`"}`)
 		var view struct {
 			IDMasked      string           `json:"id_number_masked"`
 			Contributions []map[string]any `json:"contributions"`
@@ -167,10 +195,7 @@ func TestServe(t *testing.T) {
 			t.Fatalf("lookup: %d %+v", resp.StatusCode, view)
 		}
 		// Bad input: problem+json naming the field and rule.
-		resp, err = http.Post(base+"/api/v1/persons/lookup", "application/json", strings.NewReader(`{"id_number":"110105194912310021"}`))
-		if err != nil {
-			t.Fatal(err)
-		}
+		resp = post("/api/v1/persons/lookup", `{"id_number":"110105194912310021"}`)
 		var prob struct {
 			Field, Rule string
 			Status      int

@@ -12,7 +12,10 @@ import (
 	"time"
 
 	"sirec/internal/api"
+	"sirec/internal/auth"
 	"sirec/internal/demo"
+	"sirec/internal/record"
+	"sirec/internal/review"
 	"sirec/internal/store"
 )
 
@@ -35,8 +38,12 @@ func runServe(ctx context.Context, args []string) error {
 		return err
 	}
 	defer s.Close()
+	users := auth.New(s.Driver(), auth.DefaultConfig())
 	if *withDemo {
 		if err := fillDemo(ctx, s, *persons, *seed); err != nil {
+			return err
+		}
+		if err := demoUsers(ctx, users); err != nil {
 			return err
 		}
 	}
@@ -45,7 +52,7 @@ func runServe(ctx context.Context, args []string) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           (&api.Server{Store: s, Calc: calculator(s), Logger: logger}).Handler(),
+		Handler:           (&api.Server{Store: s, Auth: users, Review: review.New(s), Calc: calculator(s), Logger: logger}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	go func() {
@@ -96,3 +103,34 @@ func progressPrinter() func(stage string, done, total int) {
 }
 
 func nowUTC() time.Time { return time.Now().UTC() }
+
+// DemoPassword is every demo user's password.
+const DemoPassword = "sirec-demo-2026"
+
+// demoUsers creates one demo user per post — named after the post, with the password DemoPassword — and
+// prints them, so that a newcomer can walk a draft through all four review stages with four different people.
+func demoUsers(ctx context.Context, users *auth.Service) error {
+	fmt.Println("demo users (user name / password / post):")
+	for _, info := range auth.Posts {
+		name := string(info.Post)
+		pw := DemoPassword
+		if _, err := users.GetUser(ctx, name); err == nil {
+			fmt.Printf("  %-17s (exists)              %s %s\n", name, info.Chinese, info.English)
+			continue
+		}
+		var err error
+		if info.Post == auth.PostSysadmin {
+			_, err = users.AddFirstSysadmin(ctx, name, info.Chinese+"（演示）", pw, "demo", time.Now())
+			if record.ErrorCode(err) == record.EConflict {
+				_, err = users.AddUser(ctx, auth.NewUser{Username: name, DisplayName: info.Chinese + "（演示）", Password: pw, Posts: []auth.Post{info.Post}}, "demo", time.Now())
+			}
+		} else {
+			_, err = users.AddUser(ctx, auth.NewUser{Username: name, DisplayName: info.Chinese + "（演示）", Password: pw, Posts: []auth.Post{info.Post}}, "demo", time.Now())
+		}
+		if err != nil {
+			return fmt.Errorf("demo user %s: %w", name, err)
+		}
+		fmt.Printf("  %-17s %-21s %s %s\n", name, pw, info.Chinese, info.English)
+	}
+	return nil
+}

@@ -1,17 +1,23 @@
-// Package api is the HTTP JSON API under /api/v1. Errors are RFC 9457 problem documents naming the field and
-// the rule; record.Error codes map to statuses in exactly one place (writeError).
+// Package api is the HTTP JSON API under /api/v1. Every route is declared once, in routes(), with who may call
+// it; the router and the OpenAPI document are both built from that table, so they cannot disagree. Errors are
+// RFC 9457 problem documents naming the field and the rule; record.Error codes map to statuses in exactly one
+// place (writeError).
 package api
 
 import (
-	"encoding/base64"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
+	"sirec/internal/auth"
 	"sirec/internal/record"
+	"sirec/internal/review"
 	"sirec/internal/store"
 )
 
@@ -21,19 +27,107 @@ type Calculator func(name string, input []byte) ([]byte, error)
 // Server serves the API.
 type Server struct {
 	Store  *store.Store
+	Auth   *auth.Service
+	Review *review.Service
 	Calc   Calculator
 	Logger *slog.Logger
+	Now    func() time.Time
 }
 
-// Handler returns the routes.
+// route is one operation: its method and path, who may call it and what it does.
+type route struct {
+	method, path string
+	summary      string
+	// posts may call the route (any one suffices) and, for API tokens, scope is needed too. Both empty: public.
+	posts  []auth.Post
+	scope  auth.Scope
+	body   string // the request body, for the document: "json", "file" or ""
+	handle func(w http.ResponseWriter, r *http.Request, p *auth.Principal)
+}
+
+func (rt route) public() bool { return len(rt.posts) == 0 }
+
+// Post groups.
+var (
+	business  = []auth.Post{auth.PostCollector, auth.PostInitialReviewer, auth.PostReviewer, auth.PostRechecker, auth.PostApprover, auth.PostMaintainer}
+	readers   = append(slices.Clone(business), auth.PostSupervisor, auth.PostQuery)
+	reviewers = []auth.Post{auth.PostInitialReviewer, auth.PostReviewer, auth.PostRechecker, auth.PostApprover}
+	draftSeen = append(slices.Clone(business), auth.PostSupervisor)
+	anyone    = []auth.Post{auth.PostCollector, auth.PostInitialReviewer, auth.PostReviewer, auth.PostRechecker, auth.PostApprover,
+		auth.PostMaintainer, auth.PostSupervisor, auth.PostSysadmin, auth.PostDBAdmin, auth.PostQuery}
+	admins = []auth.Post{auth.PostSysadmin}
+	audit  = []auth.Post{auth.PostSupervisor}
+)
+
+func (s *Server) routes() []route {
+	return []route{
+		{"GET", "/healthz", "Service health and journal size", nil, "", "", s.health},
+		{"GET", "/api/v1/openapi.json", "This OpenAPI 3 document", nil, "", "", s.openapi},
+		{"GET", "/api/v1/checkpoint", "The latest signed checkpoint of the journal (C2SP signed note)", nil, "", "", s.checkpoint},
+		{"POST", "/api/v1/calc/{name}", "The calculator: pension, account, contribution, retirement", nil, "", "json", s.calc},
+		{"POST", "/api/v1/session", "Sign in with user name and password; returns a bearer token", nil, "", "json", s.login},
+		{"DELETE", "/api/v1/session", "Sign out: end this session", anyone, "", "", s.logout},
+		{"GET", "/api/v1/me", "Who the credentials belong to, with posts and scopes", anyone, "", "", s.me},
+		{"POST", "/api/v1/persons/lookup", "A person's whole record, found by citizen ID number (in the body, never the URL)", readers, auth.ScopePersonsRead, "json", s.lookup},
+		{"GET", "/api/v1/persons/{person}", "A person's whole record by person key", readers, auth.ScopePersonsRead, "", s.person},
+		{"POST", "/api/v1/materials", "Store an original document (scan, file); returns its SHA-256", []auth.Post{auth.PostCollector}, auth.ScopeDraftsWrite, "file", s.addMaterial},
+		{"GET", "/api/v1/materials/{sha256}", "An original document, checked against its SHA-256", draftSeen, auth.ScopeDraftsRead, "", s.material},
+		{"POST", "/api/v1/drafts", "Submit a draft of any business type, with materials", []auth.Post{auth.PostCollector}, auth.ScopeDraftsWrite, "json", s.submit},
+		{"POST", "/api/v1/drafts/batch", "Upload a monthly contribution batch (CSV or XLSX; ?name=FILE)", []auth.Post{auth.PostCollector}, auth.ScopeDraftsWrite, "file", s.submitBatch},
+		{"GET", "/api/v1/drafts/{id}", "A draft with its facts, history and materials", draftSeen, auth.ScopeDraftsRead, "", s.draft},
+		{"POST", "/api/v1/drafts/{id}/decision", "Approve or reject a draft at the stage it waits at", reviewers, "", "json", s.decide},
+		{"POST", "/api/v1/drafts/{id}/resubmit", "Resubmit a returned draft, corrected (its maker only)", []auth.Post{auth.PostCollector}, auth.ScopeDraftsWrite, "json", s.resubmit},
+		{"POST", "/api/v1/drafts/{id}/withdraw", "Withdraw a draft not yet approved (its maker only)", []auth.Post{auth.PostCollector}, auth.ScopeDraftsWrite, "json", s.withdraw},
+		{"GET", "/api/v1/review/queue", "Drafts waiting for the caller's stage", reviewers, auth.ScopeDraftsRead, "", s.queue},
+		{"GET", "/api/v1/review/chains", "The review chain of every business type", admins, auth.ScopeUsersAdmin, "", s.chains},
+		{"PUT", "/api/v1/review/chains/{kind}", "Configure a business type's review chain", admins, auth.ScopeUsersAdmin, "json", s.setChain},
+		{"GET", "/api/v1/users", "Users with their posts (paged: offset, limit)", admins, auth.ScopeUsersAdmin, "", s.users},
+		{"POST", "/api/v1/users", "Add a user", admins, auth.ScopeUsersAdmin, "json", s.addUser},
+		{"POST", "/api/v1/users/{username}/posts", "Grant a post", admins, auth.ScopeUsersAdmin, "json", s.grant},
+		{"DELETE", "/api/v1/users/{username}/posts/{post}", "Revoke a post", admins, auth.ScopeUsersAdmin, "", s.revoke},
+		{"POST", "/api/v1/users/{username}/disable", "Disable a user: ends their sessions and tokens at once", admins, auth.ScopeUsersAdmin, "", s.disable},
+		{"GET", "/api/v1/auth/log", "The authentication and user-management log (paged)", audit, auth.ScopeLogsRead, "", s.authLog},
+	}
+}
+
+// Handler returns the router.
 func (s *Server) Handler() http.Handler {
+	if s.Now == nil {
+		s.Now = time.Now
+	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", s.health)
-	mux.HandleFunc("GET /api/v1/checkpoint", s.checkpoint)
-	mux.HandleFunc("GET /api/v1/persons/{person}", s.person)
-	mux.HandleFunc("POST /api/v1/persons/lookup", s.lookup)
-	mux.HandleFunc("POST /api/v1/calc/{name}", s.calc)
+	for _, rt := range s.routes() {
+		mux.HandleFunc(rt.method+" "+rt.path, s.guard(rt))
+	}
 	return s.logRequests(mux)
+}
+
+// guard authenticates and authorises a request for a route: 401 without valid credentials, 403 without a post
+// (and, for a token, a scope) the route allows.
+func (s *Server) guard(rt route) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if rt.public() {
+			rt.handle(w, r, nil)
+			return
+		}
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || token == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="sirec"`)
+			s.writeError(w, r, record.Errorf(record.EUnauthorized, "sign in first: send Authorization: Bearer <token>"))
+			return
+		}
+		p, err := s.Auth.Authenticate(r.Context(), token, s.Now())
+		if err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="sirec"`)
+			s.writeError(w, r, err)
+			return
+		}
+		if !slices.ContainsFunc(rt.posts, p.Has) || (rt.scope != "" && !p.Can(rt.scope)) {
+			s.writeError(w, r, record.Errorf(record.EForbidden, "%s %s is not open to your posts", rt.method, rt.path))
+			return
+		}
+		rt.handle(w, r, &p)
+	}
 }
 
 func (s *Server) logRequests(next http.Handler) http.Handler {
@@ -56,78 +150,14 @@ func (w *statusWriter) WriteHeader(code int) {
 	w.ResponseWriter.WriteHeader(code)
 }
 
-func (s *Server) health(w http.ResponseWriter, r *http.Request) {
-	cp, _, err := s.Store.LatestCheckpoint(r.Context())
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "events": cp.Size, "root": base64.StdEncoding.EncodeToString(cp.Root)})
-}
-
-func (s *Server) checkpoint(w http.ResponseWriter, r *http.Request) {
-	_, signed, err := s.Store.LatestCheckpoint(r.Context())
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Write(signed)
-}
-
-func (s *Server) person(w http.ResponseWriter, r *http.Request) {
-	v, err := s.Store.PersonRecord(r.Context(), r.PathValue("person"))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, v)
-}
-
-func (s *Server) lookup(w http.ResponseWriter, r *http.Request) {
-	var in struct {
-		IDNumber string `json:"id_number"`
-	}
-	if err := decodeJSON(r, &in); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if err := record.ValidateCitizenID("id_number", in.IDNumber, time.Now()); err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	p, err := s.Store.FindPerson(r.Context(), in.IDNumber)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	v, err := s.Store.PersonRecord(r.Context(), p)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, v)
-}
-
-func (s *Server) calc(w http.ResponseWriter, r *http.Request) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	out, err := s.Calc(r.PathValue("name"), body)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Write(out)
-}
-
 func decodeJSON(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	dec := json.NewDecoder(io.LimitReader(r.Body, 256<<20))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		var e *record.Error
+		if errors.As(err, &e) {
+			return err
+		}
 		return record.Invalid("body", "json", "request body is not the expected JSON: %v", err)
 	}
 	return nil
@@ -177,7 +207,10 @@ func problemOf(err error) Problem {
 	var es record.Errors
 	if errors.As(err, &es) {
 		p := Problem{Type: "about:blank", Title: "invalid input", Status: http.StatusUnprocessableEntity, Detail: es.Error()}
-		for _, e := range es {
+		for i, e := range es {
+			if i == 1000 {
+				break
+			}
 			p.Errors = append(p.Errors, problemOf(e))
 		}
 		return p
@@ -189,6 +222,9 @@ func problemOf(err error) Problem {
 			st = http.StatusInternalServerError
 		}
 		return Problem{Type: "about:blank", Title: http.StatusText(st), Status: st, Detail: e.Message, Field: e.Field, Rule: e.Rule}
+	}
+	if errors.Is(err, context.Canceled) {
+		return Problem{Type: "about:blank", Title: "Request canceled", Status: 499}
 	}
 	return Problem{Type: "about:blank", Title: http.StatusText(500), Status: 500, Detail: err.Error()}
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -59,7 +60,8 @@ func (f DraftFact) Fact() (record.Fact, error) {
 		if err := dec.Decode(fact); err != nil {
 			var e *record.Error
 			if errors.As(err, &e) {
-				return nil, record.WithField("data", err)
+				// A field's own decoder (a period, an amount) does not know its name: find it.
+				return nil, record.WithField(badField(f.Type, f.Data), err)
 			}
 			return nil, record.Invalid("data", "json", "fields do not fit a %s: %v", f.Type, err)
 		}
@@ -74,6 +76,26 @@ func (f DraftFact) Fact() (record.Fact, error) {
 		x.CreditCode = f.CreditCode
 	}
 	return fact, nil
+}
+
+// badField returns the name of the first field of data that does not decode on its own, or "data".
+func badField(typ string, data json.RawMessage) string {
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(data, &fields) != nil {
+		return "data"
+	}
+	names := make([]string, 0, len(fields))
+	for k := range fields {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		one, _ := json.Marshal(map[string]json.RawMessage{k: fields[k]})
+		if json.Unmarshal(one, record.NewFact(typ)) != nil {
+			return k
+		}
+	}
+	return "data"
 }
 
 // Action is one step of a draft's history: who, when, at which stage, what decision, why.
