@@ -228,6 +228,10 @@ func validateFacts(kind Kind, facts []DraftFact, today time.Time) ([]record.Fact
 			errs.Append(field, err)
 			continue
 		}
+		if t, ok := f.(*record.AccountTransferred); ok && kind.Name == "account_transfer_in" && t.Direction != "in" {
+			errs.Append(field+".direction", record.Invalid("", "transfer_in", "an account transfer-in draft records transfers in; a transfer out goes through the transfer procedure"))
+			continue
+		}
 		out = append(out, f)
 	}
 	return out, errs.Err()

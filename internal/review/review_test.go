@@ -245,3 +245,14 @@ func TestConfiguredChain(t *testing.T) {
 		}
 	})
 }
+
+func TestTransferInDraftRefusesTransferOut(t *testing.T) {
+	env := storetest.New(t, "sqlite")
+	rv, _ := setup(t, env)
+	_, err := rv.Submit(context.Background(), collector, review.Submission{Kind: "account_transfer_in", Facts: []review.DraftFact{
+		{Type: record.TypeAccountTransferred, IDNumber: idNumber(1), Data: data(map[string]any{"amount": 100, "direction": "out", "other_region": "310101", "period": "202401"})}}})
+	var es record.Errors
+	if !errors.As(err, &es) || es[0].Field != "facts[0].direction" || es[0].Rule != "transfer_in" {
+		t.Fatalf("transfer out in a transfer-in draft: %v", err)
+	}
+}
