@@ -237,6 +237,18 @@ func validateFacts(kind Kind, facts []DraftFact, today time.Time) ([]record.Fact
 	return out, errs.Err()
 }
 
+// sealFacts validates a draft's facts and returns them encoded and sealed for storage.
+func (s *Service) sealFacts(k Kind, facts []DraftFact, now time.Time) ([]byte, error) {
+	if _, err := validateFacts(k, facts, now); err != nil {
+		return nil, err
+	}
+	payload, err := json.Marshal(facts)
+	if err != nil {
+		return nil, err
+	}
+	return s.st.Keys().Seal(payload, payloadLabel), nil
+}
+
 // Submission is a new draft.
 type Submission struct {
 	Kind      string
@@ -257,10 +269,7 @@ func (s *Service) Submit(ctx context.Context, actor Actor, sub Submission) (Draf
 		return Draft{}, err
 	}
 	now := s.now()
-	if _, err := validateFacts(k, sub.Facts, now); err != nil {
-		return Draft{}, err
-	}
-	payload, err := json.Marshal(sub.Facts)
+	sealed, err := s.sealFacts(k, sub.Facts, now)
 	if err != nil {
 		return Draft{}, err
 	}
@@ -293,7 +302,7 @@ func (s *Service) Submit(ctx context.Context, actor Actor, sub Submission) (Draf
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO review_drafts (id, kind, maker, status, stage, chain, payload, facts, summary, file_hash, created_at, updated_at, first_seq, event_count)
 		VALUES ($1, $2, $3, $4, 0, $5, $6, $7, $8, $9, $10, $10, 0, 0)`,
-		id, k.Name, actor.User, StatusInReview, strings.Join(chain, ","), s.st.Keys().Seal(payload, payloadLabel), len(sub.Facts), summary, sub.FileHash, now.UnixMilli()); err != nil {
+		id, k.Name, actor.User, StatusInReview, strings.Join(chain, ","), sealed, len(sub.Facts), summary, sub.FileHash, now.UnixMilli()); err != nil {
 		return Draft{}, err
 	}
 	for _, m := range sub.Materials {
@@ -437,10 +446,7 @@ func (s *Service) Resubmit(ctx context.Context, actor Actor, id int64, facts []D
 	if facts == nil {
 		facts = d.Facts
 	}
-	if _, err := validateFacts(k, facts, now); err != nil {
-		return Draft{}, err
-	}
-	payload, err := json.Marshal(facts)
+	sealed, err := s.sealFacts(k, facts, now)
 	if err != nil {
 		return Draft{}, err
 	}
@@ -450,7 +456,7 @@ func (s *Service) Resubmit(ctx context.Context, actor Actor, id int64, facts []D
 	}
 	defer tx.Rollback(ctx)
 	n, err := tx.Exec(ctx, "UPDATE review_drafts SET status = $1, stage = 0, payload = $2, facts = $3, updated_at = $4 WHERE id = $5 AND status = $6",
-		StatusInReview, s.st.Keys().Seal(payload, payloadLabel), len(facts), now.UnixMilli(), id, StatusReturned)
+		StatusInReview, sealed, len(facts), now.UnixMilli(), id, StatusReturned)
 	if err != nil {
 		return Draft{}, err
 	}
