@@ -6,6 +6,7 @@ package review
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"sirec/internal/record"
@@ -111,7 +112,8 @@ func kindOf(name string) (Kind, error) {
 		for n := range Kinds {
 			names = append(names, n)
 		}
-		return Kind{}, record.Invalid("kind", "business_kind", "%q is not a business type", name)
+		sort.Strings(names)
+		return Kind{}, record.Invalid("kind", "business_kind", "%q is not a business type; the types are %s", name, strings.Join(names, ", "))
 	}
 	return k, nil
 }
