@@ -25,7 +25,7 @@ var commands = map[string]command{
 	"user":    {runUser, "manage users, posts and API tokens: user add|grant|revoke|disable|enable|passwd|list|posts|token"},
 	"verify":  {runVerify, "check the journal, its signed checkpoints and the projections for tampering"},
 	"rebuild": {runRebuild, "drop and rebuild the projections from the journal"},
-	"check":   {runCheck, "check an identifier: check id VALUE | check uscc VALUE"},
+	"check":   {runCheck, "check an identifier (check id VALUE | check uscc VALUE) or the data (check data)"},
 	"calc":    {runCalc, "the agency's calculator: calc pension|account|contribution|retirement (JSON on stdin)"},
 }
 
