@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh machine: starts a throwaway PostgreSQL cluster (installing Debian's
-# postgresql package when it is missing), then vet, gofmt and every Go test against SQLite and PostgreSQL.
+# postgresql package when it is missing) and finds Chromium (installing Debian's chromium package when it is missing),
+# then vet, gofmt and every Go test against SQLite and PostgreSQL, and the browser tests in headless Chromium.
 # With CI=true a PostgreSQL that cannot be had fails the run instead of skipping its tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -60,6 +61,28 @@ if [ -z "${SIREC_TEST_PG:-}" ]; then
       exit 1
     fi
     log "PostgreSQL unavailable: its tests will be skipped (set CI=true to make this a failure)"
+  fi
+fi
+
+# Chromium for the browser tests (internal/web): Debian's chromium package, with a CJK font so that screenshots of
+# the Chinese pages are legible. Without it those tests skip, or fail with CI=true.
+if [ -z "${SIREC_TEST_CHROMIUM:-}" ]; then
+  if [ ! -x /usr/bin/chromium ]; then
+    log "Chromium not found: installing Debian's chromium package"
+    if [ "$(id -u)" = 0 ]; then
+      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null) || true
+    else
+      (sudo -n apt-get update -qq && sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null) || true
+    fi
+  fi
+  if [ -x /usr/bin/chromium ]; then
+    export SIREC_TEST_CHROMIUM=/usr/bin/chromium
+    log "Chromium: $("$SIREC_TEST_CHROMIUM" --version 2>/dev/null || echo "$SIREC_TEST_CHROMIUM")"
+  elif [ "${CI:-}" = true ]; then
+    log "FAIL: Chromium is required in CI (CI=true) and could not be installed"
+    exit 1
+  else
+    log "Chromium unavailable: the browser tests will be skipped (set CI=true to make this a failure)"
   fi
 fi
 

@@ -17,6 +17,7 @@ import (
 	"sirec/internal/record"
 	"sirec/internal/review"
 	"sirec/internal/store"
+	"sirec/internal/web"
 )
 
 // runServe runs the HTTP service. A new database and its keys are created when needed; with --demo an empty
@@ -46,13 +47,16 @@ func runServe(ctx context.Context, args []string) error {
 		if err := demoUsers(ctx, users); err != nil {
 			return err
 		}
+		if err := web.CreateDemoAccounts(ctx, s, users.Config(), *seed, DemoPassword, os.Stdout); err != nil {
+			return err
+		}
 	}
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           (&api.Server{Store: s, Auth: users, Review: review.New(s), Calc: calculator(s), Logger: logger}).Handler(),
+		Handler:           web.Mount(web.Config{Store: s, Auth: users, Review: review.New(s), Logger: logger}, (&api.Server{Store: s, Auth: users, Review: review.New(s), Calc: calculator(s), Logger: logger}).Handler()),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	go func() {
