@@ -255,6 +255,42 @@ var migrations = []string{
 		updated_at BIGINT NOT NULL,
 		updated_by TEXT NOT NULL
 	);`,
+	// 4: self-service portal accounts of insured persons and employers, their sessions, and the query log of
+	// every view of a person's data by someone other than that person (Q1, Q3, Q7). The query log is
+	// append-only: no code path changes or deletes its rows.
+	`CREATE TABLE portal_accounts (
+		username     TEXT PRIMARY KEY,
+		kind         TEXT NOT NULL,
+		subject      TEXT NOT NULL,
+		password     TEXT NOT NULL,
+		created_at   BIGINT NOT NULL,
+		created_by   TEXT NOT NULL,
+		disabled     INTEGER NOT NULL,
+		failures     INTEGER NOT NULL,
+		last_failure BIGINT NOT NULL,
+		locked_until BIGINT NOT NULL
+	);
+	CREATE INDEX portal_accounts_subject ON portal_accounts (kind, subject);
+	CREATE TABLE portal_sessions (
+		token_hash {BLOB} PRIMARY KEY,
+		username   TEXT NOT NULL,
+		created_at BIGINT NOT NULL,
+		last_seen  BIGINT NOT NULL,
+		expires_at BIGINT NOT NULL
+	);
+	CREATE INDEX portal_sessions_username ON portal_sessions (username);
+	CREATE TABLE query_log (
+		id         {SERIAL} PRIMARY KEY,
+		at         BIGINT NOT NULL,
+		actor_kind TEXT NOT NULL,
+		actor      TEXT NOT NULL,
+		person     TEXT NOT NULL,
+		page       TEXT NOT NULL,
+		fields     TEXT NOT NULL,
+		purpose    TEXT NOT NULL
+	);
+	CREATE INDEX query_log_person ON query_log (person, id);
+	CREATE INDEX query_log_actor ON query_log (actor, id);`,
 }
 
 // ProjectionTables are the read models: derived from the journal, dropped and rebuilt at will (with the primary
