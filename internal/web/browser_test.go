@@ -86,7 +86,7 @@ func (f *fixture) session(t *testing.T, b context.Context, prefix string) *sessi
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(b, chromedp.WithNewBrowserContext())
 	t.Cleanup(cancel)
-	ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
+	ctx, cancel = context.WithTimeout(ctx, 3*time.Minute) // generous: a loaded 2-core CI machine is slow
 	t.Cleanup(cancel)
 	return &session{t: t, ctx: ctx, base: f.srv.URL, shot: prefix}
 }
