@@ -5,8 +5,10 @@ package journal
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"hash"
 	"strconv"
 	"time"
 
@@ -49,27 +51,40 @@ func (e *Event) AppendEncode(b []byte) []byte {
 	}
 	if e.Employer != "" {
 		b = append(b, `,"employer":`...)
-		b = strconv.AppendQuote(b, e.Employer)
+		b = appendQuote(b, e.Employer)
 	}
 	if e.Person != "" {
 		b = append(b, `,"person":`...)
-		b = strconv.AppendQuote(b, e.Person)
+		b = appendQuote(b, e.Person)
 	}
 	b = append(b, `,"region":`...)
-	b = strconv.AppendQuote(b, e.Region)
+	b = appendQuote(b, e.Region)
 	b = append(b, `,"seq":`...)
 	b = strconv.AppendInt(b, e.Seq, 10)
 	if e.Source != "" {
 		b = append(b, `,"source":`...)
-		b = strconv.AppendQuote(b, e.Source)
+		b = appendQuote(b, e.Source)
 	}
 	if e.Supersedes != 0 {
 		b = append(b, `,"supersedes":`...)
 		b = strconv.AppendInt(b, e.Supersedes, 10)
 	}
 	b = append(b, `,"type":`...)
-	b = strconv.AppendQuote(b, e.Type)
+	b = appendQuote(b, e.Type)
 	return append(b, '}')
+}
+
+// appendQuote appends s quoted as strconv.AppendQuote does — the canonical encoding is defined by it — taking
+// a short cut for the common case of printable ASCII with nothing to escape, which it leaves as it is.
+func appendQuote(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
+			return strconv.AppendQuote(b, s)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 type wireEvent struct {
@@ -105,3 +120,20 @@ var hasher = rfc6962.DefaultHasher
 
 // LeafHash returns the RFC 6962 leaf hash of an encoded event: SHA-256(0x00 || body).
 func LeafHash(body []byte) []byte { return hasher.HashLeaf(body) }
+
+// LeafHasher computes leaf hashes without allocating: it keeps one SHA-256 state. The zero value is ready;
+// it is not safe for concurrent use.
+type LeafHasher struct{ h hash.Hash }
+
+var leafPrefix = []byte{rfc6962.RFC6962LeafHashPrefix}
+
+// Sum sets *dst to the leaf hash of an encoded event, the same as LeafHash.
+func (l *LeafHasher) Sum(dst *[32]byte, body []byte) {
+	if l.h == nil {
+		l.h = sha256.New()
+	}
+	l.h.Reset()
+	l.h.Write(leafPrefix)
+	l.h.Write(body)
+	l.h.Sum(dst[:0])
+}

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"testing"
 	"time"
 
@@ -185,5 +186,67 @@ func TestCheckpointSignature(t *testing.T) {
 	forged, _ := cp.Sign(os)
 	if _, err := OpenCheckpoint(forged, verifier); err == nil {
 		t.Fatal("a checkpoint signed by another key verified")
+	}
+}
+
+func TestLeafHasherMatchesLeafHash(t *testing.T) {
+	var lh LeafHasher
+	for _, body := range []string{"", "x", `{"at":1,"data":{},"region":"110105","seq":0,"type":"x"}`} {
+		var got [32]byte
+		lh.Sum(&got, []byte(body))
+		if !bytes.Equal(got[:], LeafHash([]byte(body))) {
+			t.Fatalf("leaf hash of %q differs", body)
+		}
+	}
+}
+
+// TestJoinedPartsMakeTheSameTree builds trees from parts that begin at arbitrary indexes and joins them: the
+// root and the stored nodes are those of appending every leaf in turn.
+func TestJoinedPartsMakeTheSameTree(t *testing.T) {
+	leaf := func(i int) []byte { return LeafHash([]byte(fmt.Sprintf("event %d", i))) }
+	for _, c := range []struct{ start, n, part int }{{0, 1000, 1}, {0, 70000, 4096}, {5, 1300, 100}, {255, 3000, 256}, {300, 66000, 4096}, {65535, 600, 7}} {
+		whole := NewTree()
+		for i := 0; i < c.start; i++ {
+			whole.Append(leaf(i))
+		}
+		whole.TakeNodes()
+		joined := whole.Clone()
+		for i := c.start; i < c.start+c.n; i++ {
+			whole.Append(leaf(i))
+		}
+		for lo := c.start; lo < c.start+c.n; lo += c.part {
+			part := NewTreeAt(uint64(lo))
+			for i := lo; i < min(lo+c.part, c.start+c.n); i++ {
+				part.Append(leaf(i))
+			}
+			if err := joined.Join(part); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if joined.Size() != whole.Size() || !bytes.Equal(joined.Root(), whole.Root()) {
+			t.Fatalf("%+v: joined tree differs", c)
+		}
+		key := func(ns []Node) map[string]bool {
+			m := map[string]bool{}
+			for _, n := range ns {
+				m[fmt.Sprintf("%d/%d/%x", n.Level, n.Index, n.Hash)] = true
+			}
+			return m
+		}
+		w, j := key(whole.TakeNodes()), key(joined.TakeNodes())
+		if fmt.Sprint(w) != fmt.Sprint(j) {
+			t.Fatalf("%+v: nodes differ: %d vs %d", c, len(w), len(j))
+		}
+	}
+	if err := NewTree().Join(NewTreeAt(3)); err == nil {
+		t.Fatal("a part that does not begin at the tree's end was joined")
+	}
+}
+
+func TestAppendQuoteIsStrconvQuote(t *testing.T) {
+	for _, s := range []string{"", "plain", "110105", `a"b`, `a\b`, "tab\there", "新", "\x7f", "\x00", "bad\xffutf8", "~ }", "<&>"} {
+		if got, want := string(appendQuote(nil, s)), strconv.Quote(s); got != want {
+			t.Errorf("%q: got %s want %s", s, got, want)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package journal
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 
 	"github.com/transparency-dev/merkle/compact"
@@ -22,7 +23,20 @@ type Node struct {
 	Hash  []byte
 }
 
-var factory = &compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}
+var factory = &compact.RangeFactory{Hash: hashChildren}
+
+// hashChildren is RFC 6962's node hash, SHA-256(0x01 || left || right), computed with one allocation.
+func hashChildren(l, r []byte) []byte {
+	if len(l) != sha256.Size || len(r) != sha256.Size {
+		return rfc6962.DefaultHasher.HashChildren(l, r)
+	}
+	var b [1 + 2*sha256.Size]byte
+	b[0] = rfc6962.RFC6962NodeHashPrefix
+	copy(b[1:], l)
+	copy(b[1+sha256.Size:], r)
+	h := sha256.Sum256(b[:])
+	return h[:]
+}
 
 // Tree appends leaf hashes to a compact range and collects the nodes to store.
 type Tree struct {
@@ -45,13 +59,29 @@ func TreeFromFrontier(size uint64, hashes [][]byte) (*Tree, error) {
 // Size returns the number of leaves.
 func (t *Tree) Size() uint64 { return t.rng.End() }
 
-// Append adds a leaf hash.
+// NewTreeAt returns an empty tree that begins at leaf index begin rather than 0: a part of a larger tree,
+// built apart (in parallel with other parts, say) and then joined to the tree that ends at begin with Join. Its
+// Size is the index its leaves end at; it has no root of its own.
+func NewTreeAt(begin uint64) *Tree { return &Tree{rng: factory.NewEmptyRange(begin)} }
+
+// Append adds a leaf hash. The tree keeps the slice: the caller must not change it afterwards.
 func (t *Tree) Append(leaf []byte) {
-	_ = t.rng.Append(leaf, func(id compact.NodeID, hash []byte) {
-		if id.Level > 0 && id.Level%StoredLevelStep == 0 {
-			t.nodes = append(t.nodes, Node{Level: id.Level, Index: id.Index, Hash: hash})
-		}
-	})
+	_ = t.rng.Append(leaf, t.visit)
+}
+
+// Join appends the leaves of o, a tree that begins where t ends (see NewTreeAt), and takes over the nodes to
+// store that o completed; the nodes completed by joining the two are added too. The result is the same tree,
+// with the same nodes, as appending o's leaves to t one by one.
+func (t *Tree) Join(o *Tree) error {
+	t.nodes = append(t.nodes, o.nodes...)
+	o.nodes = nil
+	return t.rng.AppendRange(o.rng, t.visit)
+}
+
+func (t *Tree) visit(id compact.NodeID, hash []byte) {
+	if id.Level > 0 && id.Level%StoredLevelStep == 0 {
+		t.nodes = append(t.nodes, Node{Level: id.Level, Index: id.Index, Hash: hash})
+	}
 }
 
 // TakeNodes returns the nodes to store completed since the last call.
@@ -112,7 +142,7 @@ func NodeHash(ctx context.Context, r HashReader, id compact.NodeID) ([]byte, err
 	for len(hs) > 1 {
 		next := hs[:0:0]
 		for i := 0; i < len(hs); i += 2 {
-			next = append(next, rfc6962.DefaultHasher.HashChildren(hs[i], hs[i+1]))
+			next = append(next, hashChildren(hs[i], hs[i+1]))
 		}
 		hs = next
 	}
@@ -145,7 +175,7 @@ func fetch(ctx context.Context, r HashReader, n proof.Nodes) ([][]byte, error) {
 		}
 		hs = append(hs, h)
 	}
-	return n.Rehash(hs, rfc6962.DefaultHasher.HashChildren)
+	return n.Rehash(hs, hashChildren)
 }
 
 // InclusionProof returns the proof that leaf index is in the tree of the given size.

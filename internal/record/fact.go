@@ -1,6 +1,7 @@
 package record
 
 import (
+	"encoding/json"
 	"time"
 )
 
@@ -569,6 +570,68 @@ func NewFact(eventType string) Fact {
 		return &RuleSetAdopted{}
 	case TypeEventVoided:
 		return &EventVoided{}
+	case TypeMaintenanceLogged:
+		return &MaintenanceLogged{}
+	}
+	return nil
+}
+
+// TypeMaintenanceLogged is the maintenance log entry (维护日志, R12) recorded with every maintenance action.
+const TypeMaintenanceLogged = "maintenance.logged"
+
+// Correction wraps a fact that supersedes an earlier event — a correction by procedure (R11.1). The event at
+// Seq stays in the journal and in every proof; the projections show Fact in its place. With an EventVoided as
+// Fact the earlier event is withdrawn without replacement.
+type Correction struct {
+	Seq  int64
+	Fact Fact
+}
+
+func (c *Correction) EventType() string { return c.Fact.EventType() }
+
+func (c *Correction) Validate(today time.Time) error {
+	if c.Seq < 0 {
+		return Invalid("supersedes", "supersedes_seq", "the event to correct must be named by its number (0 or more)")
+	}
+	return c.Fact.Validate(today)
+}
+
+// MaintenanceChange is one change of a maintenance action: the event corrected (absent for a supplement) and
+// the data before and after.
+type MaintenanceChange struct {
+	After      json.RawMessage `json:"after"`
+	Before     json.RawMessage `json:"before,omitempty"`
+	Supersedes *int64          `json:"supersedes,omitempty"`
+	Type       string          `json:"type"`
+}
+
+// MaintenanceLogged is the maintenance log entry of one maintenance action (R12): what changed (before and
+// after), why, how it was handled, who was responsible and who reviewed it. It is recorded in the same append as
+// the changes, so it is as tamper-evident as they are.
+type MaintenanceLogged struct {
+	Changes     []MaintenanceChange `json:"changes"`
+	Draft       string              `json:"draft"`
+	Method      string              `json:"method"`
+	Person      string              `json:"person,omitempty"`
+	Reason      string              `json:"reason"`
+	Responsible string              `json:"responsible"`
+	Reviewers   []string            `json:"reviewers"`
+}
+
+func (*MaintenanceLogged) EventType() string { return TypeMaintenanceLogged }
+
+func (f *MaintenanceLogged) Validate(time.Time) error {
+	if len(f.Changes) == 0 {
+		return Invalid("changes", "required", "a maintenance log entry records at least one change")
+	}
+	if err := requireText("reason", f.Reason); err != nil {
+		return err
+	}
+	if err := requireText("method", f.Method); err != nil {
+		return err
+	}
+	if f.Responsible == "" || len(f.Reviewers) == 0 {
+		return Invalid("reviewers", "required", "a maintenance log entry names the person responsible and the reviewers")
 	}
 	return nil
 }

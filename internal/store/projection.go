@@ -63,6 +63,11 @@ func newProjector(tx Tx, rules Rules) *projector {
 func (s *Store) newProjector(tx Tx) *projector { return newProjector(tx, s.rules) }
 
 func (p *projector) insert(ctx context.Context, table string, cols []string, row ...any) error {
+	return p.add(ctx, table, cols, row)
+}
+
+// add buffers a row for table; the projector keeps the slice.
+func (p *projector) add(ctx context.Context, table string, cols []string, row []any) error {
 	pr := p.pending[table]
 	if pr == nil {
 		pr = &pendingRows{cols: cols}
@@ -101,7 +106,7 @@ var (
 	colsPersons       = []string{"person", "id_index", "id_sealed", "name", "sex", "birth", "phone", "region", "registered_on", "status", "death_date", "seq", "updated_seq"}
 	colsEmployers     = []string{"credit_code", "name", "region", "industry_class", "registered_on", "status", "seq", "updated_seq"}
 	colsEnrolments    = []string{"seq", "person", "type", "employer", "start_date", "end_date", "stop_seq"}
-	colsContributions = []string{"seq", "person", "type", "period", "employer", "status", "wage", "base", "employer_amount", "individual_amount", "account_credit", "late_days", "late_fee"}
+	colsContributions = []string{"seq", "person", "region", "type", "period", "employer", "status", "wage", "base", "employer_amount", "individual_amount", "account_credit", "late_days", "late_fee"}
 	colsSubsidies     = []string{"seq", "person", "type", "kind", "period", "amount"}
 	colsEligibilities = []string{"seq", "person", "kind", "from_date", "to_date", "decision"}
 	colsBenefits      = []string{"seq", "person", "kind", "period", "amount"}
@@ -228,8 +233,8 @@ func (p *projector) apply(ctx context.Context, e *journal.Event, fact record.Fac
 		if err != nil {
 			return fmt.Errorf("event %d: %w", e.Seq, err)
 		}
-		return p.insert(ctx, "contributions", colsContributions, e.Seq, e.Person, f.Type, int(f.Period), f.Employer, f.Status, f.Wage,
-			fig.Base, fig.Employer, fig.Individual, fig.AccountCredit, f.LateDays, fig.LateFee)
+		return p.insert(ctx, "contributions", colsContributions, e.Seq, e.Person, e.Region, f.Type, int64(f.Period), f.Employer, f.Status, f.Wage,
+			fig.Base, fig.Employer, fig.Individual, fig.AccountCredit, int64(f.LateDays), fig.LateFee)
 	case record.TypeSubsidyGranted:
 		f, err := decode[record.SubsidyGranted](e, fact)
 		if err != nil {
@@ -267,6 +272,8 @@ func (p *projector) apply(ctx context.Context, e *journal.Event, fact record.Fac
 		}
 		attrs, _ := json.Marshal(f.Attributes)
 		return p.insert(ctx, "other_records", colsOthers, e.Seq, e.Person, f.Kind, string(attrs))
+	case record.TypeMaintenanceLogged:
+		return p.applyMaintenance(ctx, e, fact)
 	case record.TypeRuleSetAdopted:
 		f, err := decode[record.RuleSetAdopted](e, fact)
 		if err != nil {
@@ -282,6 +289,82 @@ func (p *projector) apply(ctx context.Context, e *journal.Event, fact record.Fac
 		return p.recompute(ctx, from)
 	}
 	return fmt.Errorf("event %d: unknown event type %q", e.Seq, e.Type)
+}
+
+// rowMaker computes projection rows ahead of the projector, out of order and on several goroutines, for the
+// events whose rows depend only on the event and on state that the batch being appended does not change.
+type rowMaker struct {
+	rules   Rules
+	classes map[string]int // employer → industry class, read only
+}
+
+// rowMaker returns a rowMaker for a batch about to be appended, or nil when none can be used: the rules must
+// be the rules engine's (safe for concurrent use) and the batch must adopt no rule set and register or change
+// no employer — the events that change the figures of the contributions after them. The industry classes of
+// the employers the batch's contributions name are read now.
+func (p *projector) rowMaker(ctx context.Context, events []journal.Event, facts []record.Fact) (*rowMaker, error) {
+	if _, ok := p.rules.(*bookRules); !ok || facts == nil {
+		return nil, nil
+	}
+	employers := map[string]bool{}
+	for i := range events {
+		switch events[i].Type {
+		case record.TypeRuleSetAdopted, record.TypeEmployerRegistered, record.TypeEmployerChanged:
+			return nil, nil
+		case record.TypeContributionPosted:
+			if f, ok := facts[i].(*record.ContributionPosted); ok && f.Employer != "" {
+				employers[f.Employer] = true
+			}
+		}
+	}
+	m := &rowMaker{rules: p.rules, classes: map[string]int{}}
+	for e := range employers {
+		c, err := p.industryClass(ctx, e)
+		if err != nil {
+			continue // the event is left to the projector, which reports it
+		}
+		m.classes[e] = c
+	}
+	return m, nil
+}
+
+// contribution writes into row (len(colsContributions) values) the contributions row of a contribution.posted
+// event made from fact f and reports true, or reports false when the projector must make the row in journal
+// order (a correction, an unknown employer, figures the rules refuse). bx keeps boxed strings for reuse.
+func (m *rowMaker) contribution(row []any, bx *boxes, e *journal.Event, f record.Fact) bool {
+	c, ok := f.(*record.ContributionPosted)
+	if !ok || e.Supersedes != 0 || e.Type != record.TypeContributionPosted {
+		return false
+	}
+	class := 0
+	if c.Employer != "" {
+		if class, ok = m.classes[c.Employer]; !ok {
+			return false
+		}
+	}
+	fig, err := m.rules.Contribution(e.Region, c.Period, c.Type, class, c.Wage, c.Status, c.LateDays)
+	if err != nil {
+		return false
+	}
+	row[0], row[1], row[2], row[3], row[4] = e.Seq, e.Person, bx.box(0, e.Region), bx.box(1, c.Type), int64(c.Period)
+	row[5], row[6], row[7], row[8], row[9] = bx.box(2, c.Employer), bx.box(3, c.Status), c.Wage, fig.Base, fig.Employer
+	row[10], row[11], row[12], row[13] = fig.Individual, fig.AccountCredit, int64(c.LateDays), fig.LateFee
+	return true
+}
+
+// boxes remembers the last string put in an interface in each of a few slots, so that a value repeated row
+// after row (a region, a type, an employer) is boxed once rather than once per row.
+type boxes [4]struct {
+	s string
+	v any
+}
+
+func (b *boxes) box(slot int, s string) any {
+	x := &b[slot]
+	if x.v == nil || x.s != s {
+		x.s, x.v = s, s
+	}
+	return x.v
 }
 
 // mustChange runs an update that has to find its row: a change of something never registered is refused.
@@ -323,15 +406,19 @@ func (p *projector) supersede(ctx context.Context, e *journal.Event, old int64) 
 	if err := p.flush(ctx); err != nil {
 		return err
 	}
-	var oldType string
-	var oldPerson *string
-	err := p.tx.QueryRow(ctx, "SELECT type, person FROM journal_events WHERE seq = $1", old).Scan(&oldType, &oldPerson)
+	var body []byte
+	err := p.tx.QueryRow(ctx, "SELECT body FROM journal_events WHERE seq = $1", old).Scan(&body)
 	if errors.Is(err, ErrNoRows) || (err == nil && old >= e.Seq) {
 		return record.Invalid("supersedes", "supersede_earlier", "event %d does not exist before event %d", old, e.Seq)
 	}
 	if err != nil {
 		return err
 	}
+	oldEvent, err := journal.Decode(body)
+	if err != nil {
+		return fmt.Errorf("event %d: %w", old, err)
+	}
+	oldType := oldEvent.Type
 	table, ok := supersedable[oldType]
 	if !ok {
 		return record.Invalid("supersedes", "supersedable_type", "a %s event cannot be superseded; record a change instead", oldType)
@@ -339,7 +426,7 @@ func (p *projector) supersede(ctx context.Context, e *journal.Event, old int64) 
 	if e.Type != record.TypeEventVoided && e.Type != oldType {
 		return record.Invalid("supersedes", "same_type", "a %s event cannot supersede a %s event", e.Type, oldType)
 	}
-	if oldPerson == nil || *oldPerson != e.Person && e.Type != record.TypeEventVoided {
+	if oldEvent.Person == "" || oldEvent.Person != e.Person && e.Type != record.TypeEventVoided {
 		return record.Invalid("supersedes", "same_person", "a correction must be about the same person as the event it corrects")
 	}
 	n, err := p.tx.Exec(ctx, "DELETE FROM "+table+" WHERE seq = $1", old)
@@ -369,10 +456,9 @@ func (p *projector) recompute(ctx context.Context, from record.Period) error {
 	}
 	last := int64(-1)
 	for {
-		rows, err := p.tx.Query(ctx, `SELECT c.seq, j.region, c.type, c.period, c.employer, c.status, c.wage, c.late_days,
-			c.base, c.employer_amount, c.individual_amount, c.account_credit, c.late_fee
-			FROM contributions c JOIN journal_events j ON j.seq = c.seq
-			WHERE c.period >= $1 AND c.seq > $2 ORDER BY c.seq LIMIT 10000`, int(from), last)
+		rows, err := p.tx.Query(ctx, `SELECT seq, region, type, period, employer, status, wage, late_days,
+			base, employer_amount, individual_amount, account_credit, late_fee
+			FROM contributions WHERE period >= $1 AND seq > $2 ORDER BY seq LIMIT 10000`, int(from), last)
 		if err != nil {
 			return err
 		}

@@ -12,16 +12,16 @@ import (
 var SchemaVersion = len(migrations)
 
 // migrations are applied in order, each in its own transaction, and recorded in schema_migrations. {BLOB} is
-// replaced by the engine's binary type. Never edit a released step: add a new one.
+// replaced by the engine's binary type, {SERIAL} by its auto-increment key and {SEQ} by its 64-bit integer
+// key (see Driver.Types). Never edit a released step: add a new one.
 var migrations = []string{
 	// 1: the journal (I2, I3) and the projections of the foundation.
+	//
+	// An event row is its canonical encoding and its Merkle leaf hash, nothing else: whatever a query needs of
+	// an event is in the projections. {SEQ} is the 64-bit integer key type (on SQLite INTEGER, so that the key
+	// is the rowid and the table needs no second index).
 	`CREATE TABLE journal_events (
-		seq       BIGINT PRIMARY KEY,
-		type      TEXT NOT NULL,
-		region    TEXT NOT NULL,
-		person    TEXT,
-		employer  TEXT,
-		at        BIGINT NOT NULL,
+		seq       {SEQ} PRIMARY KEY,
 		body      {BLOB} NOT NULL,
 		leaf_hash {BLOB} NOT NULL
 	);
@@ -32,7 +32,7 @@ var migrations = []string{
 		PRIMARY KEY (level, idx)
 	);
 	CREATE TABLE journal_checkpoints (
-		size   BIGINT PRIMARY KEY,
+		size   {SEQ} PRIMARY KEY,
 		at     BIGINT NOT NULL,
 		signed TEXT NOT NULL
 	);
@@ -62,7 +62,7 @@ var migrations = []string{
 		updated_seq    BIGINT NOT NULL
 	);
 	CREATE TABLE enrolments (
-		seq        BIGINT PRIMARY KEY,
+		seq        {SEQ} PRIMARY KEY,
 		person     TEXT NOT NULL,
 		type       TEXT NOT NULL,
 		employer   TEXT NOT NULL,
@@ -73,8 +73,9 @@ var migrations = []string{
 	CREATE INDEX enrolments_person ON enrolments (person);
 	CREATE INDEX enrolments_employer ON enrolments (employer);
 	CREATE TABLE contributions (
-		seq               BIGINT PRIMARY KEY,
+		seq               {SEQ} PRIMARY KEY,
 		person            TEXT NOT NULL,
+		region            TEXT NOT NULL,
 		type              TEXT NOT NULL,
 		period            INTEGER NOT NULL,
 		employer          TEXT NOT NULL,
@@ -87,9 +88,9 @@ var migrations = []string{
 		late_days         INTEGER NOT NULL,
 		late_fee          BIGINT NOT NULL
 	);
-	CREATE INDEX contributions_person ON contributions (person, type, period);
+	CREATE INDEX contributions_person ON contributions ` + contributionsPersonIndex + `;
 	CREATE TABLE subsidies (
-		seq    BIGINT PRIMARY KEY,
+		seq    {SEQ} PRIMARY KEY,
 		person TEXT NOT NULL,
 		type   TEXT NOT NULL,
 		kind   TEXT NOT NULL,
@@ -98,7 +99,7 @@ var migrations = []string{
 	);
 	CREATE INDEX subsidies_person ON subsidies (person);
 	CREATE TABLE eligibilities (
-		seq       BIGINT PRIMARY KEY,
+		seq       {SEQ} PRIMARY KEY,
 		person    TEXT NOT NULL,
 		kind      TEXT NOT NULL,
 		from_date TEXT NOT NULL,
@@ -107,7 +108,7 @@ var migrations = []string{
 	);
 	CREATE INDEX eligibilities_person ON eligibilities (person);
 	CREATE TABLE benefit_payments (
-		seq    BIGINT PRIMARY KEY,
+		seq    {SEQ} PRIMARY KEY,
 		person TEXT NOT NULL,
 		kind   TEXT NOT NULL,
 		period INTEGER NOT NULL,
@@ -115,7 +116,7 @@ var migrations = []string{
 	);
 	CREATE INDEX benefit_payments_person ON benefit_payments (person);
 	CREATE TABLE deemed_periods (
-		seq         BIGINT PRIMARY KEY,
+		seq         {SEQ} PRIMARY KEY,
 		person      TEXT NOT NULL,
 		from_period INTEGER NOT NULL,
 		to_period   INTEGER NOT NULL,
@@ -123,7 +124,7 @@ var migrations = []string{
 	);
 	CREATE INDEX deemed_periods_person ON deemed_periods (person);
 	CREATE TABLE account_transfers (
-		seq          BIGINT PRIMARY KEY,
+		seq          {SEQ} PRIMARY KEY,
 		person       TEXT NOT NULL,
 		direction    TEXT NOT NULL,
 		other_region TEXT NOT NULL,
@@ -132,19 +133,19 @@ var migrations = []string{
 	);
 	CREATE INDEX account_transfers_person ON account_transfers (person);
 	CREATE TABLE other_records (
-		seq        BIGINT PRIMARY KEY,
+		seq        {SEQ} PRIMARY KEY,
 		person     TEXT NOT NULL,
 		kind       TEXT NOT NULL,
 		attributes TEXT NOT NULL
 	);
 	CREATE INDEX other_records_person ON other_records (person);
 	CREATE TABLE corrections (
-		seq            BIGINT PRIMARY KEY,
+		seq            {SEQ} PRIMARY KEY,
 		superseded_seq BIGINT NOT NULL,
 		type           TEXT NOT NULL
 	);
 	CREATE TABLE rule_sets (
-		seq            BIGINT PRIMARY KEY,
+		seq            {SEQ} PRIMARY KEY,
 		region         TEXT NOT NULL,
 		effective_from INTEGER NOT NULL,
 		version        TEXT NOT NULL,
@@ -291,7 +292,27 @@ var migrations = []string{
 	);
 	CREATE INDEX query_log_person ON query_log (person, id);
 	CREATE INDEX query_log_actor ON query_log (actor, id);`,
+	// 5: the maintenance log (维护日志, R12) as a searchable projection of the maintenance.logged events. types and
+	// reviewers are comma-bracketed lists (",a,b,") so that one LIKE finds a member.
+	`CREATE TABLE maintenance_log (
+		seq         BIGINT PRIMARY KEY,
+		at          BIGINT NOT NULL,
+		draft       TEXT NOT NULL,
+		person      TEXT NOT NULL,
+		types       TEXT NOT NULL,
+		reason      TEXT NOT NULL,
+		method      TEXT NOT NULL,
+		responsible TEXT NOT NULL,
+		reviewers   TEXT NOT NULL,
+		changes     TEXT NOT NULL
+	);
+	CREATE INDEX maintenance_log_person ON maintenance_log (person, seq);
+	CREATE INDEX maintenance_log_responsible ON maintenance_log (responsible, seq);`,
 }
+
+// contributionsPersonIndex is the key of the contributions index by person: what PersonRecord reads a
+// person's contributions by, in the order it shows them.
+const contributionsPersonIndex = "(person, type, period)"
 
 // ProjectionTables are the read models: derived from the journal, dropped and rebuilt at will (with the primary
 // key each is compared by).
@@ -308,6 +329,7 @@ var ProjectionTables = []struct{ Name, Key string }{
 	{"other_records", "seq"},
 	{"corrections", "seq"},
 	{"rule_sets", "seq"},
+	{"maintenance_log", "seq"},
 }
 
 // ErrSchemaTooNew is returned when the database was written by a newer sirec.

@@ -5,7 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
+	"runtime"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"sirec/internal/journal"
@@ -97,13 +101,11 @@ func (s *Store) record(ctx context.Context, source string, facts []record.Fact, 
 	if len(facts) == 0 {
 		return Receipt{}, record.Invalid("facts", "required", "nothing to record")
 	}
-	var errs record.Errors
-	for i, f := range facts {
-		errs.Append(fmt.Sprintf("facts[%d]", i), f.Validate(now))
-	}
-	if err := errs.Err(); err != nil {
+	if err := validateFacts(facts, now); err != nil {
 		return Receipt{}, err
 	}
+	facts, supersedes = unwrapCorrections(facts, supersedes)
+	ids := s.indexIDs(facts)
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -113,7 +115,7 @@ func (s *Store) record(ctx context.Context, source string, facts []record.Fact, 
 	}
 	defer tx.Rollback(ctx)
 
-	events, err := s.toEvents(ctx, tx, now, source, facts)
+	events, err := s.toEvents(ctx, tx, now, source, facts, ids)
 	if err != nil {
 		return Receipt{}, err
 	}
@@ -137,29 +139,103 @@ func (s *Store) record(ctx context.Context, source string, facts []record.Fact, 
 	return rc, nil
 }
 
-// toEvents turns validated facts into events: ID numbers are sealed and indexed, persons resolved.
-func (s *Store) toEvents(ctx context.Context, tx Tx, now time.Time, source string, facts []record.Fact) ([]journal.Event, error) {
-	// Resolve every ID number named, in chunks, against the persons projection and the batch itself.
-	known := map[string]string{} // id index → person key
-	var want []string
-	for _, f := range facts {
-		if pf, ok := f.(record.PersonFact); ok && pf.Ref().Person == "" {
-			want = append(want, s.keys.IndexID(pf.Ref().IDNumber))
+// unwrapCorrections replaces each record.Correction by the fact it carries and notes the event it supersedes
+// (seq+1, as events store it). It copies facts only when there is a correction.
+func unwrapCorrections(facts []record.Fact, supersedes []int64) ([]record.Fact, []int64) {
+	var out []record.Fact
+	for i, f := range facts {
+		c, ok := f.(*record.Correction)
+		if !ok {
+			continue
 		}
+		if out == nil {
+			out = append([]record.Fact(nil), facts...)
+			sup := make([]int64, len(facts))
+			copy(sup, supersedes)
+			supersedes = sup
+		}
+		out[i], supersedes[i] = c.Fact, c.Seq+1
 	}
-	if err := s.lookupPersons(ctx, tx, want, known); err != nil {
+	if out == nil {
+		return facts, supersedes
+	}
+	return out, supersedes
+}
+
+// validateFacts checks every fact on its own, in parallel, and reports every problem in fact order.
+func validateFacts(facts []record.Fact, now time.Time) error {
+	const chunk = 2048
+	errs := make([]record.Errors, (len(facts)+chunk-1)/chunk)
+	parallel(len(facts), chunk, func(lo, hi int) {
+		var es record.Errors
+		for i := lo; i < hi; i++ {
+			if err := facts[i].Validate(now); err != nil {
+				es.Append(fmt.Sprintf("facts[%d]", i), err)
+			}
+		}
+		errs[lo/chunk] = es
+	})
+	var all record.Errors
+	for _, es := range errs {
+		all = append(all, es...)
+	}
+	return all.Err()
+}
+
+// factIDs are the keyed hashes (I7) of the ID numbers a batch names: each distinct number is hashed once.
+type factIDs struct {
+	of    []int32  // per fact: index into index, -1 when the fact names no person by ID number
+	index []string // per distinct ID number: its keyed hash
+}
+
+func (f *factIDs) at(i int) string { return f.index[f.of[i]] }
+
+// indexIDs computes the keyed hash of every distinct ID number by which the facts name a person.
+func (s *Store) indexIDs(facts []record.Fact) factIDs {
+	ids := factIDs{of: make([]int32, len(facts))}
+	pos := map[string]int32{}
+	var numbers []string
+	for i, f := range facts {
+		ids.of[i] = -1
+		pf, ok := f.(record.PersonFact)
+		if !ok || pf.Ref().Person != "" {
+			continue
+		}
+		n := pf.Ref().IDNumber
+		p, seen := pos[n]
+		if !seen {
+			p = int32(len(numbers))
+			pos[n] = p
+			numbers = append(numbers, n)
+		}
+		ids.of[i] = p
+	}
+	ids.index = make([]string, len(numbers))
+	parallel(len(numbers), 1024, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			ids.index[i] = s.keys.IndexID(numbers[i])
+		}
+	})
+	return ids
+}
+
+// toEvents turns validated facts into events: ID numbers are sealed, persons resolved. The events' data is
+// left for append to encode.
+func (s *Store) toEvents(ctx context.Context, tx Tx, now time.Time, source string, facts []record.Fact, ids factIDs) ([]journal.Event, error) {
+	// Resolve every ID number named against the persons projection and the batch itself.
+	known := make(map[string]string, len(ids.index)) // id index → person key
+	if err := s.lookupPersons(ctx, tx, ids.index, known); err != nil {
 		return nil, err
 	}
 	var errs record.Errors
 	events := make([]journal.Event, 0, len(facts))
 	for i, f := range facts {
 		e := journal.Event{Type: f.EventType(), Region: s.region, At: now, Source: source}
-		field := fmt.Sprintf("facts[%d]", i)
 		switch f := f.(type) {
 		case *record.PersonRegistered:
-			idx := s.keys.IndexID(f.IDNumber)
+			idx := ids.at(i)
 			if _, dup := known[idx]; dup {
-				errs.Append(field+".id_number", record.Errorf(record.EConflict, "person %s is already registered", record.MaskID(f.IDNumber)))
+				errs.Append(fmt.Sprintf("facts[%d].id_number", i), record.Errorf(record.EConflict, "person %s is already registered", record.MaskID(f.IDNumber)))
 				continue
 			}
 			f.IDIndex, f.IDSealed = idx, s.keys.SealID(f.IDNumber)
@@ -176,9 +252,9 @@ func (s *Store) toEvents(ctx context.Context, tx Tx, now time.Time, source strin
 		if pf, ok := f.(record.PersonFact); ok {
 			ref := pf.Ref()
 			if ref.Person == "" {
-				p, found := known[s.keys.IndexID(ref.IDNumber)]
+				p, found := known[ids.at(i)]
 				if !found {
-					errs.Append(field+".id_number", record.Errorf(record.ENotFound, "no registered person has ID number %s", record.MaskID(ref.IDNumber)))
+					errs.Append(fmt.Sprintf("facts[%d].id_number", i), record.Errorf(record.ENotFound, "no registered person has ID number %s", record.MaskID(ref.IDNumber)))
 					continue
 				}
 				ref.Person = p
@@ -187,7 +263,7 @@ func (s *Store) toEvents(ctx context.Context, tx Tx, now time.Time, source strin
 			if pc, ok := f.(*record.PersonChanged); ok && pc.NewIDNumber != "" {
 				pc.IDIndex, pc.IDSealed = s.keys.IndexID(pc.NewIDNumber), s.keys.SealID(pc.NewIDNumber)
 				if _, dup := known[pc.IDIndex]; dup {
-					errs.Append(field+".new_id_number", record.Errorf(record.EConflict, "ID number %s belongs to another person", record.MaskID(pc.NewIDNumber)))
+					errs.Append(fmt.Sprintf("facts[%d].new_id_number", i), record.Errorf(record.EConflict, "ID number %s belongs to another person", record.MaskID(pc.NewIDNumber)))
 					continue
 				}
 			}
@@ -195,17 +271,19 @@ func (s *Store) toEvents(ctx context.Context, tx Tx, now time.Time, source strin
 		if c, ok := f.(*record.ContributionPosted); ok {
 			e.Employer = c.Employer
 		}
-		data, err := json.Marshal(f)
-		if err != nil {
-			return nil, err
-		}
-		e.Data = data
 		events = append(events, e)
 	}
 	if err := errs.Err(); err != nil {
 		return nil, err
 	}
 	return events, nil
+}
+
+// journalSize returns the number of events in the journal.
+func journalSize(ctx context.Context, tx Tx) (int64, error) {
+	var size int64
+	err := tx.QueryRow(ctx, "SELECT COALESCE(MAX(seq)+1, 0) FROM journal_events").Scan(&size)
+	return size, err
 }
 
 func (s *Store) lookupPersons(ctx context.Context, tx Tx, indexes []string, into map[string]string) error {
@@ -268,10 +346,10 @@ func (s *Store) AppendEvents(ctx context.Context, events []journal.Event) (Recei
 }
 
 // append writes events, their tree nodes, their projections and a signed checkpoint in tx. facts, when not
-// nil, are the facts the events were built from, one for one.
+// nil, are the facts the events were built from, one for one; an event without data gets its fact's JSON.
 func (s *Store) append(ctx context.Context, tx Tx, now time.Time, events []journal.Event, facts []record.Fact) (Receipt, *journal.Tree, error) {
-	var size int64
-	if err := tx.QueryRow(ctx, "SELECT COALESCE(MAX(seq)+1, 0) FROM journal_events").Scan(&size); err != nil {
+	size, err := journalSize(ctx, tx)
+	if err != nil {
 		return Receipt{}, nil, err
 	}
 	tree := s.tree
@@ -283,37 +361,16 @@ func (s *Store) append(ctx context.Context, tx Tx, now time.Time, events []journ
 		tree = t
 	}
 	tree = tree.Clone()
-	rows := make([][]any, len(events))
-	buf := make([]byte, 0, 256*len(events))
-	for i := range events {
-		e := &events[i]
-		e.Seq = size + int64(i)
-		start := len(buf)
-		buf = e.AppendEncode(buf)
-		body := buf[start:len(buf):len(buf)]
-		leaf := journal.LeafHash(body)
-		tree.Append(leaf)
-		rows[i] = []any{e.Seq, e.Type, e.Region, nullable(e.Person), nullable(e.Employer), e.At.UnixMilli(), body, leaf}
-	}
-	if err := tx.CopyRows(ctx, "journal_events", []string{"seq", "type", "region", "person", "employer", "at", "body", "leaf_hash"}, rows); err != nil {
+	p := s.newProjector(tx)
+	if err := writeEvents(ctx, tx, size, events, facts, tree, p); err != nil {
 		return Receipt{}, nil, err
 	}
 	if nodes := tree.TakeNodes(); len(nodes) > 0 {
 		nr := make([][]any, len(nodes))
 		for i, n := range nodes {
-			nr[i] = []any{int(n.Level), int64(n.Index), n.Hash}
+			nr[i] = []any{int64(n.Level), int64(n.Index), n.Hash}
 		}
 		if err := tx.CopyRows(ctx, "journal_nodes", []string{"level", "idx", "hash"}, nr); err != nil {
-			return Receipt{}, nil, err
-		}
-	}
-	p := s.newProjector(tx)
-	for i := range events {
-		var f record.Fact
-		if facts != nil {
-			f = facts[i]
-		}
-		if err := p.apply(ctx, &events[i], f); err != nil {
 			return Receipt{}, nil, err
 		}
 	}
@@ -331,11 +388,301 @@ func (s *Store) append(ctx context.Context, tx Tx, now time.Time, events []journ
 	return Receipt{First: size, Count: int64(len(events)), Checkpoint: cp, Signed: signed}, tree, nil
 }
 
-func nullable(s string) any {
-	if s == "" {
+// appendChunk is the number of events prepared together: encoded, hashed and written as one unit. The first
+// chunk is smaller (firstChunk), so that the writer starts soon.
+const (
+	appendChunk = 4096
+	firstChunk  = 256
+)
+
+// chunkBounds returns the start of each chunk of n events, and n.
+func chunkBounds(n int) []int {
+	b := []int{0}
+	lo := 0
+	if n > firstChunk {
+		lo = firstChunk
+		b = append(b, lo)
+	}
+	for lo < n {
+		lo = min(n, lo+appendChunk)
+		b = append(b, lo)
+	}
+	return b
+}
+
+// preparedChunk is a chunk of events made ready for the journal by a worker.
+type preparedChunk struct {
+	done    chan struct{}
+	rows    [][]any       // journal rows: seq, body, leaf hash
+	leaves  [][32]byte    // leaf hashes, in order
+	tree    *journal.Tree // the part of the tree the chunk's leaves make
+	contrib [][]any       // per event: its contributions row made ahead, or nil
+	err     error
+}
+
+var journalCols = []string{"seq", "body", "leaf_hash"}
+
+// rowAppender is implemented by a Tx with a faster way to insert rows that go at the end of a table keyed by an
+// ascending integer, as the journal's do (SQLite: multi-row INSERTs).
+type rowAppender interface {
+	AppendRows(ctx context.Context, table string, cols []string, rows [][]any) error
+}
+
+// streamCopier is implemented by a Tx that can bulk-insert rows as a function produces them, in one statement
+// (PostgreSQL: one COPY rather than one per chunk). next returns a nil row at the end.
+type streamCopier interface {
+	CopyFunc(ctx context.Context, table string, cols []string, next func() ([]any, error)) error
+}
+
+// writeEvents assigns the events their seqs from size on and writes them with their projections. The work that
+// needs no order — a fact's JSON, the canonical encoding, the leaf hash, the part of the tree, the
+// contributions rows that depend on nothing the batch changes — is done in chunks by GOMAXPROCS workers while
+// this goroutine, the one writer, adds the finished chunks to the tree and the database in journal order. The
+// result is the same bytes whatever the number of workers.
+//
+// Where the engine streams (PostgreSQL) the whole journal goes in one COPY as the chunks get ready and the
+// projections follow; otherwise each chunk's events go in, then their projections.
+func writeEvents(ctx context.Context, tx Tx, size int64, events []journal.Event, facts []record.Fact, tree *journal.Tree, p *projector) error {
+	n := len(events)
+	maker, err := p.rowMaker(ctx, events, facts)
+	if err != nil {
+		return err
+	}
+	bounds := chunkBounds(n)
+	chunks := make([]preparedChunk, len(bounds)-1)
+	for c := range chunks {
+		chunks[c].done = make(chan struct{})
+	}
+	var next atomic.Int64
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	defer func() {
+		stop.Store(true)
+		wg.Wait()
+	}()
+	for w := min(runtime.GOMAXPROCS(0), len(chunks)); w > 0; w-- {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var lh journal.LeafHasher
+			for !stop.Load() {
+				c := int(next.Add(1) - 1)
+				if c >= len(chunks) {
+					return
+				}
+				lo, hi := bounds[c], bounds[c+1]
+				chunks[c].err = prepareChunk(&chunks[c], &lh, size, events[lo:hi], lo, facts, maker)
+				close(chunks[c].done)
+			}
+		}()
+	}
+	// ready waits for chunk c and adds its part of the tree.
+	ready := func(c int) (*preparedChunk, error) {
+		ch := &chunks[c]
+		select {
+		case <-ch.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if ch.err != nil {
+			return nil, ch.err
+		}
+		if err := tree.Join(ch.tree); err != nil {
+			return nil, fmt.Errorf("journal tree: %w", err)
+		}
+		ch.tree = nil
+		return ch, nil
+	}
+	// project applies chunk c's events to the projections.
+	project := func(c int) error {
+		ch := &chunks[c]
+		lo := bounds[c]
+		for i := range ch.leaves {
+			var f record.Fact
+			if facts != nil {
+				f = facts[lo+i]
+			}
+			var err error
+			if ch.contrib != nil && ch.contrib[i] != nil {
+				err = p.add(ctx, "contributions", colsContributions, ch.contrib[i])
+			} else {
+				err = p.apply(ctx, &events[lo+i], f)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		ch.contrib = nil
 		return nil
 	}
-	return s
+
+	if sc, ok := tx.(streamCopier); ok {
+		c, i := 0, 0
+		err := sc.CopyFunc(ctx, "journal_events", journalCols, func() ([]any, error) {
+			for c < len(chunks) {
+				if i == 0 {
+					if _, err := ready(c); err != nil {
+						return nil, err
+					}
+				}
+				if ch := &chunks[c]; i < len(ch.rows) {
+					i++
+					return ch.rows[i-1], nil
+				}
+				chunks[c].rows = nil
+				c, i = c+1, 0
+			}
+			return nil, nil
+		})
+		if err != nil {
+			return err
+		}
+		for c := range chunks {
+			if err := project(c); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for c := range chunks {
+		ch, err := ready(c)
+		if err != nil {
+			return err
+		}
+		insert := tx.CopyRows
+		if ra, ok := tx.(rowAppender); ok {
+			insert = ra.AppendRows
+		}
+		if err := insert(ctx, "journal_events", journalCols, ch.rows); err != nil {
+			return err
+		}
+		ch.rows = nil
+		if err := project(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// prepareChunk encodes and hashes events (the chunk starting at batch index lo).
+func prepareChunk(ch *preparedChunk, lh *journal.LeafHasher, size int64, events []journal.Event, lo int, facts []record.Fact, maker *rowMaker) error {
+	ends := make([]int, len(events))
+	var buf []byte
+	for i := range events {
+		e := &events[i]
+		e.Seq = size + int64(lo+i)
+		if e.Data == nil && facts != nil {
+			data, err := factJSON(facts[lo+i])
+			if err != nil {
+				return err
+			}
+			e.Data = data
+		}
+		if buf == nil {
+			buf = make([]byte, 0, len(events)*(200+len(e.Data)))
+		}
+		buf = e.AppendEncode(buf)
+		ends[i] = len(buf)
+	}
+	ch.leaves = make([][32]byte, len(events))
+	ch.rows = make([][]any, len(events))
+	ch.tree = journal.NewTreeAt(uint64(size) + uint64(lo))
+	vals := make([]any, 3*len(events))
+	start := 0
+	for i := range events {
+		body := buf[start:ends[i]:ends[i]]
+		start = ends[i]
+		lh.Sum(&ch.leaves[i], body)
+		ch.tree.Append(ch.leaves[i][:])
+		row := vals[3*i : 3*i+3 : 3*i+3]
+		row[0], row[1], row[2] = events[i].Seq, body, ch.leaves[i][:]
+		ch.rows[i] = row
+	}
+	if maker != nil {
+		ch.contrib = make([][]any, len(events))
+		n := len(colsContributions)
+		vals := make([]any, n*len(events))
+		var bx boxes
+		for i := range events {
+			row := vals[n*i : n*i+n : n*i+n]
+			if maker.contribution(row, &bx, &events[i], facts[lo+i]) {
+				ch.contrib[i] = row
+			}
+		}
+	}
+	return nil
+}
+
+// factJSON returns a fact's JSON: its event data.
+func factJSON(f record.Fact) (json.RawMessage, error) {
+	if c, ok := f.(*record.ContributionPosted); ok && contributionJSONFast {
+		if b, ok := contributionJSON(c); ok {
+			return b, nil
+		}
+	}
+	return json.Marshal(f)
+}
+
+// contributionJSONFast says whether record.ContributionPosted still has the JSON fields contributionJSON
+// writes, in that order; if the type changes, every fact goes through encoding/json again.
+var contributionJSONFast = func() bool {
+	want := []string{"-", "employer,omitempty", "late_days,omitempty", "period", "status", "type", "wage"}
+	t := reflect.TypeFor[record.ContributionPosted]()
+	if t.NumField() != len(want) {
+		return false
+	}
+	for i, w := range want {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if f.Anonymous && f.Type == reflect.TypeFor[record.PersonRef]() && w == "-" {
+			continue
+		}
+		if tag != w {
+			return false
+		}
+	}
+	return true
+}()
+
+// contributionJSON writes the JSON encoding/json writes for a contribution — the bulk of every large batch —
+// without reflection. It declines (false) a fact with a string encoding/json would escape.
+func contributionJSON(c *record.ContributionPosted) ([]byte, bool) {
+	if !jsonPlain(c.Employer) || !jsonPlain(c.Status) || !jsonPlain(c.Type) {
+		return nil, false
+	}
+	b := make([]byte, 0, 64+len(c.Employer))
+	b = append(b, '{')
+	if c.Employer != "" {
+		b = append(b, `"employer":"`...)
+		b = append(b, c.Employer...)
+		b = append(b, `",`...)
+	}
+	if c.LateDays != 0 {
+		b = append(b, `"late_days":`...)
+		b = strconv.AppendInt(b, int64(c.LateDays), 10)
+		b = append(b, ',')
+	}
+	b = append(b, `"period":"`...)
+	b = strconv.AppendInt(b, int64(c.Period), 10)
+	b = append(b, `","status":"`...)
+	b = append(b, c.Status...)
+	b = append(b, `","type":"`...)
+	b = append(b, c.Type...)
+	b = append(b, `","wage":`...)
+	b = strconv.AppendInt(b, c.Wage, 10)
+	return append(b, '}'), true
+}
+
+// jsonPlain reports whether encoding/json writes s between quotes as it is: printable ASCII without the
+// characters it escapes.
+func jsonPlain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < 0x20 || c > 0x7e, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return false
+		}
+	}
+	return true
 }
 
 // hashReader reads the tree's stored hashes in a transaction.
@@ -435,4 +782,31 @@ func (s *Store) Checkpoint(ctx context.Context, size uint64) (journal.Checkpoint
 		return journal.Checkpoint{}, err
 	}
 	return journal.OpenCheckpoint([]byte(signed), s.keys.Verifier)
+}
+
+// parallel runs fn over [0, n) in chunks of the given size on up to GOMAXPROCS goroutines.
+func parallel(n, chunk int, fn func(lo, hi int)) {
+	workers := min(runtime.GOMAXPROCS(0), (n+chunk-1)/chunk)
+	if workers <= 1 {
+		for lo := 0; lo < n; lo += chunk {
+			fn(lo, min(lo+chunk, n))
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				lo := int(next.Add(int64(chunk))) - chunk
+				if lo >= n {
+					return
+				}
+				fn(lo, min(lo+chunk, n))
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -86,7 +86,7 @@ func (d *Driver) Session(ctx context.Context) (store.Tx, error) {
 }
 
 func (*Driver) Types() map[string]string {
-	return map[string]string{"BLOB": "BYTEA", "SERIAL": "BIGSERIAL"}
+	return map[string]string{"BLOB": "BYTEA", "SERIAL": "BIGSERIAL", "SEQ": "BIGINT"}
 }
 
 // Protect makes the journal append-only for the role the application connects as: its UPDATE, DELETE and
@@ -144,6 +144,16 @@ func (t *tx_) QueryRow(ctx context.Context, q string, args ...any) store.Row {
 
 func (t *tx_) CopyRows(ctx context.Context, table string, cols []string, data [][]any) error {
 	_, err := t.tx.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(data))
+	if err != nil {
+		return fmt.Errorf("copy into %s: %w", table, err)
+	}
+	return nil
+}
+
+// CopyFunc copies the rows next produces, until it returns a nil row, in one COPY: the rows are sent while
+// next produces the later ones.
+func (t *tx_) CopyFunc(ctx context.Context, table string, cols []string, next func() ([]any, error)) error {
+	_, err := t.tx.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromFunc(next))
 	if err != nil {
 		return fmt.Errorf("copy into %s: %w", table, err)
 	}
