@@ -55,6 +55,7 @@ var (
 	draftSeen = append(slices.Clone(business), auth.PostSupervisor)
 	anyone    = []auth.Post{auth.PostCollector, auth.PostInitialReviewer, auth.PostReviewer, auth.PostRechecker, auth.PostApprover,
 		auth.PostMaintainer, auth.PostSupervisor, auth.PostSysadmin, auth.PostDBAdmin, auth.PostQuery}
+	makers = []auth.Post{auth.PostCollector, auth.PostMaintainer}
 	admins = []auth.Post{auth.PostSysadmin}
 	audit  = []auth.Post{auth.PostSupervisor}
 )
@@ -70,14 +71,14 @@ func (s *Server) routes() []route {
 		{"GET", "/api/v1/me", "Who the credentials belong to, with posts and scopes", anyone, "", "", s.me},
 		{"POST", "/api/v1/persons/lookup", "A person's whole record, found by citizen ID number (in the body, never the URL)", readers, auth.ScopePersonsRead, "json", s.lookup},
 		{"GET", "/api/v1/persons/{person}", "A person's whole record by person key", readers, auth.ScopePersonsRead, "", s.person},
-		{"POST", "/api/v1/materials", "Store an original document (scan, file); returns its SHA-256", []auth.Post{auth.PostCollector}, auth.ScopeDraftsWrite, "file", s.addMaterial},
+		{"POST", "/api/v1/materials", "Store an original document (scan, file); returns its SHA-256", makers, auth.ScopeDraftsWrite, "file", s.addMaterial},
 		{"GET", "/api/v1/materials/{sha256}", "An original document, checked against its SHA-256", draftSeen, auth.ScopeDraftsRead, "", s.material},
-		{"POST", "/api/v1/drafts", "Submit a draft of any business type, with materials", []auth.Post{auth.PostCollector}, auth.ScopeDraftsWrite, "json", s.submit},
+		{"POST", "/api/v1/drafts", "Submit a draft of any business type, with materials (maintenance drafts: maintainers)", makers, auth.ScopeDraftsWrite, "json", s.submit},
 		{"POST", "/api/v1/drafts/batch", "Upload a monthly contribution batch (CSV or XLSX; ?name=FILE)", []auth.Post{auth.PostCollector}, auth.ScopeDraftsWrite, "file", s.submitBatch},
 		{"GET", "/api/v1/drafts/{id}", "A draft with its facts, history and materials", draftSeen, auth.ScopeDraftsRead, "", s.draft},
 		{"POST", "/api/v1/drafts/{id}/decision", "Approve or reject a draft at the stage it waits at", reviewers, "", "json", s.decide},
-		{"POST", "/api/v1/drafts/{id}/resubmit", "Resubmit a returned draft, corrected (its maker only)", []auth.Post{auth.PostCollector}, auth.ScopeDraftsWrite, "json", s.resubmit},
-		{"POST", "/api/v1/drafts/{id}/withdraw", "Withdraw a draft not yet approved (its maker only)", []auth.Post{auth.PostCollector}, auth.ScopeDraftsWrite, "json", s.withdraw},
+		{"POST", "/api/v1/drafts/{id}/resubmit", "Resubmit a returned draft, corrected (its maker only)", makers, auth.ScopeDraftsWrite, "json", s.resubmit},
+		{"POST", "/api/v1/drafts/{id}/withdraw", "Withdraw a draft not yet approved (its maker only)", makers, auth.ScopeDraftsWrite, "json", s.withdraw},
 		{"GET", "/api/v1/review/queue", "Drafts waiting for the caller's stage", reviewers, auth.ScopeDraftsRead, "", s.queue},
 		{"GET", "/api/v1/review/chains", "The review chain of every business type", admins, auth.ScopeUsersAdmin, "", s.chains},
 		{"PUT", "/api/v1/review/chains/{kind}", "Configure a business type's review chain", admins, auth.ScopeUsersAdmin, "json", s.setChain},
@@ -87,6 +88,8 @@ func (s *Server) routes() []route {
 		{"DELETE", "/api/v1/users/{username}/posts/{post}", "Revoke a post", admins, auth.ScopeUsersAdmin, "", s.revoke},
 		{"POST", "/api/v1/users/{username}/disable", "Disable a user: ends their sessions and tokens at once", admins, auth.ScopeUsersAdmin, "", s.disable},
 		{"GET", "/api/v1/auth/log", "The authentication and user-management log (paged)", audit, auth.ScopeLogsRead, "", s.authLog},
+		{"GET", "/api/v1/maintenance/log", "Search the maintenance log: person, user, type, from, to (YYYY-MM-DD); paged", draftSeen, auth.ScopeDraftsRead, "", s.maintenanceLog},
+		{"GET", "/api/v1/maintenance/log/export", "Export the maintenance log as format=csv or xlsx, with the same filters", draftSeen, auth.ScopeDraftsRead, "", s.maintenanceExport},
 	}
 }
 

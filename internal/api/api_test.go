@@ -264,3 +264,21 @@ func TestDraftThroughFourStagesOverHTTP(t *testing.T) {
 		}
 	})
 }
+
+func TestMaintenanceLogExport(t *testing.T) {
+	f := newFixture(t, storetest.New(t, "sqlite"))
+	r := f.do(t, "GET", "/api/v1/maintenance/log/export?format=csv", f.tokens[auth.PostSupervisor], nil)
+	if r.status != 200 || !strings.HasPrefix(string(r.body), "\ufeff") || !strings.Contains(string(r.body), "维护原因 reason") {
+		t.Fatalf("csv: %d %q", r.status, r.body)
+	}
+	r = f.do(t, "GET", "/api/v1/maintenance/log/export?format=xlsx", f.tokens[auth.PostMaintainer], nil)
+	if r.status != 200 || !strings.HasPrefix(string(r.body), "PK") {
+		t.Fatalf("xlsx: %d", r.status)
+	}
+	if r = f.do(t, "GET", "/api/v1/maintenance/log/export?format=pdf", f.tokens[auth.PostSupervisor], nil); r.status != 422 {
+		t.Fatalf("pdf: %d", r.status)
+	}
+	if r = f.do(t, "GET", "/api/v1/maintenance/log?from=2024-13-01", f.tokens[auth.PostSupervisor], nil); r.status != 422 {
+		t.Fatalf("bad date: %d", r.status)
+	}
+}

@@ -158,12 +158,15 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, p *auth.Principa
 		Facts     []review.DraftFact `json:"facts"`
 		Materials []review.Material  `json:"materials"`
 		Summary   string             `json:"summary"`
+		Reason    string             `json:"reason"`
+		Method    string             `json:"method"`
 	}
 	if err := decodeJSON(r, &in); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	d, err := s.Review.Submit(r.Context(), actor(p), review.Submission{Kind: in.Kind, Facts: in.Facts, Materials: in.Materials, Summary: in.Summary})
+	d, err := s.Review.Submit(r.Context(), actor(p), review.Submission{Kind: in.Kind, Facts: in.Facts, Materials: in.Materials,
+		Summary: in.Summary, Reason: in.Reason, Method: in.Method})
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -37,6 +37,14 @@ var StageNames = map[string]string{StageInitialReview: "初审", StageReview: "�
 // MakerPost is the post that makes drafts (采集/经办).
 const MakerPost = "collector"
 
+// MaintainerPost makes maintenance drafts (数据维护, R11.1).
+const MaintainerPost = "maintainer"
+
+// Maintenance is the business type of corrections and supplements by procedure (R11.1): its facts may
+// supersede recorded events, and it must state its reason and handling method; its approval also records the
+// maintenance log entry (R12).
+const Maintenance = "maintenance"
+
 // Kind is a business type: the fact types a draft of it may hold and its default review chain.
 type Kind struct {
 	Name    string
@@ -69,6 +77,10 @@ func init() {
 		{"account_transfer_in", "个人账户转入", []string{record.TypeAccountTransferred}, all4},
 		{"other", "其他权益信息", []string{record.TypeOtherRecorded}, all4},
 		{"rule_set", "业务规则", []string{record.TypeRuleSetAdopted}, all4},
+		{Maintenance, "数据维护（更正、补充）", []string{record.TypePersonChanged, record.TypeEmployerChanged,
+			record.TypeEnrolmentStarted, record.TypeEnrolmentStopped, record.TypeContributionPosted, record.TypeSubsidyGranted,
+			record.TypeEligibilityGranted, record.TypeBenefitPaid, record.TypeDeemedRecorded, record.TypeAccountTransferred,
+			record.TypeOtherRecorded, record.TypeEventVoided}, all4},
 	} {
 		Kinds[k.Name] = k
 	}
@@ -116,6 +128,14 @@ func kindOf(name string) (Kind, error) {
 		return Kind{}, record.Invalid("kind", "business_kind", "%q is not a business type; the types are %s", name, strings.Join(names, ", "))
 	}
 	return k, nil
+}
+
+// makerPost is the post that makes drafts of a kind.
+func makerPost(kind string) string {
+	if kind == Maintenance {
+		return MaintainerPost
+	}
+	return MakerPost
 }
 
 // DraftID formats a draft number for people: D000042.

@@ -46,6 +46,8 @@ type DraftFact struct {
 	IDNumber   string          `json:"id_number,omitempty"`
 	CreditCode string          `json:"credit_code,omitempty"`
 	Data       json.RawMessage `json:"data"`
+	// Supersedes names the recorded event this fact corrects (maintenance drafts only).
+	Supersedes *int64 `json:"supersedes,omitempty"`
 }
 
 // Fact builds the record fact.
@@ -136,7 +138,16 @@ type Draft struct {
 	Actions    []Action    `json:"actions,omitempty"`
 	Materials  []Material  `json:"materials,omitempty"`
 	Facts      []DraftFact `json:"-"`
+	Reason     string      `json:"reason,omitempty"` // maintenance: why (维护原因)
+	Method     string      `json:"method,omitempty"` // maintenance: how it is handled (处理方式)
 	stageIndex int
+}
+
+// payload is what a draft's sealed payload holds.
+type payload struct {
+	Facts  []DraftFact `json:"facts"`
+	Reason string      `json:"reason,omitempty"`
+	Method string      `json:"method,omitempty"`
 }
 
 // Service runs intake and review on a store.
@@ -219,10 +230,21 @@ func validateFacts(kind Kind, facts []DraftFact, today time.Time) ([]record.Fact
 			errs.Append(field+".type", record.Invalid("", "kind_fact_type", "a %s draft cannot hold a %s fact", kind.Name, df.Type))
 			continue
 		}
+		if (df.Supersedes != nil) != (kind.Name == Maintenance && df.Supersedes != nil) {
+			errs.Append(field+".supersedes", record.Invalid("", "supersedes_maintenance", "only a maintenance draft corrects recorded events"))
+			continue
+		}
+		if df.Type == record.TypeEventVoided && df.Supersedes == nil {
+			errs.Append(field+".supersedes", record.Invalid("", "void_names_event", "a void must name the event it withdraws"))
+			continue
+		}
 		f, err := df.Fact()
 		if err != nil {
 			errs.Append(field, err)
 			continue
+		}
+		if df.Supersedes != nil {
+			f = &record.Correction{Seq: *df.Supersedes, Fact: f}
 		}
 		if err := f.Validate(today); err != nil {
 			errs.Append(field, err)
@@ -237,16 +259,28 @@ func validateFacts(kind Kind, facts []DraftFact, today time.Time) ([]record.Fact
 	return out, errs.Err()
 }
 
-// sealFacts validates a draft's facts and returns them encoded and sealed for storage.
-func (s *Service) sealFacts(k Kind, facts []DraftFact, now time.Time) ([]byte, error) {
-	if _, err := validateFacts(k, facts, now); err != nil {
+// sealFacts validates a draft's content and returns it encoded and sealed for storage.
+func (s *Service) sealFacts(k Kind, p payload, now time.Time) ([]byte, error) {
+	if _, err := validateFacts(k, p.Facts, now); err != nil {
 		return nil, err
 	}
-	payload, err := json.Marshal(facts)
+	if k.Name == Maintenance {
+		var errs record.Errors
+		if strings.TrimSpace(p.Reason) == "" {
+			errs.Append("reason", record.Invalid("", "maintenance_reason", "a maintenance draft states its reason (维护原因)"))
+		}
+		if strings.TrimSpace(p.Method) == "" {
+			errs.Append("method", record.Invalid("", "maintenance_method", "a maintenance draft states its handling method (处理方式)"))
+		}
+		if err := errs.Err(); err != nil {
+			return nil, err
+		}
+	}
+	b, err := json.Marshal(p)
 	if err != nil {
 		return nil, err
 	}
-	return s.st.Keys().Seal(payload, payloadLabel), nil
+	return s.st.Keys().Seal(b, payloadLabel), nil
 }
 
 // Submission is a new draft.
@@ -256,20 +290,22 @@ type Submission struct {
 	Materials []Material // references to materials stored with AddMaterial; Name and ContentType are kept per draft
 	Summary   string     // a line for queues and lists, without ID numbers
 	FileHash  string     // SHA-256 of the uploaded file a batch came from, to recognise a second upload
+	Reason    string     // maintenance: why the record is corrected or supplemented
+	Method    string     // maintenance: how it is handled
 }
 
 // Submit makes a draft. The maker must hold the collector post; every fact is validated first and every bad one
 // reported with its index, field and rule; nothing is kept while any is bad.
 func (s *Service) Submit(ctx context.Context, actor Actor, sub Submission) (Draft, error) {
-	if !actor.holds(MakerPost) {
-		return Draft{}, record.Errorf(record.EForbidden, "making drafts needs the collector post (采集/经办)")
-	}
 	k, err := kindOf(sub.Kind)
 	if err != nil {
 		return Draft{}, err
 	}
+	if post := makerPost(k.Name); !actor.holds(post) {
+		return Draft{}, record.Errorf(record.EForbidden, "making %s drafts needs the %s post", k.Name, post)
+	}
 	now := s.now()
-	sealed, err := s.sealFacts(k, sub.Facts, now)
+	sealed, err := s.sealFacts(k, payload{Facts: sub.Facts, Reason: sub.Reason, Method: sub.Method}, now)
 	if err != nil {
 		return Draft{}, err
 	}
@@ -412,6 +448,13 @@ func (s *Service) approve(ctx context.Context, actor Actor, d Draft, now time.Ti
 	if err != nil {
 		return Draft{}, err
 	}
+	if k.Name == Maintenance {
+		entry, err := s.maintenanceEntry(ctx, actor, d)
+		if err != nil {
+			return Draft{}, err
+		}
+		facts = append(facts, entry)
+	}
 	_, err = s.st.RecordWith(ctx, "draft:"+d.Number, facts, func(ctx context.Context, tx store.Tx, rc store.Receipt) error {
 		n, err := tx.Exec(ctx, "UPDATE review_drafts SET status = $1, updated_at = $2, first_seq = $3, event_count = $4 WHERE id = $5 AND status = $6 AND stage = $7",
 			StatusApproved, now.UnixMilli(), rc.First, rc.Count, d.ID, StatusInReview, d.stageIndex)
@@ -427,6 +470,40 @@ func (s *Service) approve(ctx context.Context, actor Actor, d Draft, now time.Ti
 		return Draft{}, err
 	}
 	return s.Get(ctx, d.ID)
+}
+
+// maintenanceEntry builds the maintenance log entry (R12) of an approved maintenance draft: each change with
+// the recorded data it replaces, the reason and handling method, the maker as the person responsible, and
+// everyone who approved it.
+func (s *Service) maintenanceEntry(ctx context.Context, approver Actor, d Draft) (*record.MaintenanceLogged, error) {
+	e := &record.MaintenanceLogged{Draft: d.Number, Reason: d.Reason, Method: d.Method, Responsible: d.Maker}
+	for _, f := range d.Facts {
+		c := record.MaintenanceChange{Type: f.Type, After: f.Data, Supersedes: f.Supersedes}
+		if f.Supersedes != nil {
+			ev, _, err := s.st.Event(ctx, *f.Supersedes)
+			if err != nil {
+				return nil, record.WithField("supersedes", err)
+			}
+			c.Before = ev.Data
+			if e.Person == "" {
+				e.Person = ev.Person
+			}
+		}
+		if e.Person == "" && f.IDNumber != "" {
+			if p, err := s.st.FindPerson(ctx, f.IDNumber); err == nil {
+				e.Person = p
+			}
+		}
+		e.Changes = append(e.Changes, c)
+	}
+	since := lastSubmission(d.Actions)
+	for _, a := range d.Actions {
+		if a.N > since && a.Decision == Approve {
+			e.Reviewers = append(e.Reviewers, a.Stage+":"+a.Actor)
+		}
+	}
+	e.Reviewers = append(e.Reviewers, d.Stage+":"+approver.User)
+	return e, nil
 }
 
 // Resubmit sends a returned draft, corrected, back to the start of its chain. Only its maker may.
@@ -446,7 +523,7 @@ func (s *Service) Resubmit(ctx context.Context, actor Actor, id int64, facts []D
 	if facts == nil {
 		facts = d.Facts
 	}
-	sealed, err := s.sealFacts(k, facts, now)
+	sealed, err := s.sealFacts(k, payload{Facts: facts, Reason: d.Reason, Method: d.Method}, now)
 	if err != nil {
 		return Draft{}, err
 	}
@@ -514,10 +591,10 @@ func (s *Service) Get(ctx context.Context, id int64) (Draft, error) {
 	defer tx.Rollback(ctx)
 	var d Draft
 	var chain string
-	var payload []byte
+	var sealed []byte
 	var created, updated int64
 	err = tx.QueryRow(ctx, `SELECT id, kind, maker, status, stage, chain, payload, facts, summary, created_at, updated_at, first_seq, event_count
-		FROM review_drafts WHERE id = $1`, id).Scan(&d.ID, &d.Kind, &d.Maker, &d.Status, &d.stageIndex, &chain, &payload, &d.FactCount,
+		FROM review_drafts WHERE id = $1`, id).Scan(&d.ID, &d.Kind, &d.Maker, &d.Status, &d.stageIndex, &chain, &sealed, &d.FactCount,
 		&d.Summary, &created, &updated, &d.FirstSeq, &d.EventCount)
 	if errors.Is(err, store.ErrNoRows) {
 		return Draft{}, record.Errorf(record.ENotFound, "draft %s does not exist", DraftID(id))
@@ -531,13 +608,15 @@ func (s *Service) Get(ctx context.Context, id int64) (Draft, error) {
 	if d.Status == StatusInReview {
 		d.Stage = d.Chain[d.stageIndex]
 	}
-	plain, err := s.st.Keys().Open(payload, payloadLabel)
+	plain, err := s.st.Keys().Open(sealed, payloadLabel)
 	if err != nil {
 		return Draft{}, fmt.Errorf("draft %s: %w", d.Number, err)
 	}
-	if err := json.Unmarshal(plain, &d.Facts); err != nil {
+	var pl payload
+	if err := json.Unmarshal(plain, &pl); err != nil {
 		return Draft{}, err
 	}
+	d.Facts, d.Reason, d.Method = pl.Facts, pl.Reason, pl.Method
 	rows, err := tx.Query(ctx, "SELECT n, at, actor, stage, decision, reason FROM review_actions WHERE draft_id = $1 ORDER BY n", id)
 	if err != nil {
 		return Draft{}, err

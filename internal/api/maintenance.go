@@ -1,0 +1,81 @@
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"sirec/internal/auth"
+	"sirec/internal/export"
+	"sirec/internal/record"
+	"sirec/internal/store"
+)
+
+func maintenanceFilter(r *http.Request) (store.MaintenanceFilter, error) {
+	q := r.URL.Query()
+	f := store.MaintenanceFilter{Person: q.Get("person"), User: q.Get("user"), Type: q.Get("type")}
+	for _, d := range []struct {
+		name string
+		into *time.Time
+		add  int
+	}{{"from", &f.From, 0}, {"to", &f.To, 1}} {
+		if v := q.Get(d.name); v != "" {
+			t, err := time.Parse("2006-01-02", v)
+			if err != nil {
+				return f, record.Invalid(d.name, "date_format", "%q is not a date written YYYY-MM-DD", v)
+			}
+			*d.into = t.AddDate(0, 0, d.add) // "to" includes its whole day
+		}
+	}
+	return f, nil
+}
+
+func (s *Server) maintenanceLog(w http.ResponseWriter, r *http.Request, _ *auth.Principal) {
+	f, err := maintenanceFilter(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	offset, limit, err := page(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	entries, total, err := s.Store.MaintenanceLog(r.Context(), f, offset, limit)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if entries == nil {
+		entries = []store.MaintenanceEntry{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"entries": entries, "total": total, "offset": offset, "limit": limit})
+}
+
+// maintenanceExport writes every entry the filters select (at most 100,000) as CSV or XLSX.
+func (s *Server) maintenanceExport(w http.ResponseWriter, r *http.Request, _ *auth.Principal) {
+	f, err := maintenanceFilter(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	format := r.URL.Query().Get("format")
+	ctype := map[string]string{"csv": "text/csv; charset=utf-8", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}[format]
+	if ctype == "" {
+		s.writeError(w, r, record.Invalid("format", "export_format", "format must be csv or xlsx"))
+		return
+	}
+	entries, total, err := s.Store.MaintenanceLog(r.Context(), f, 0, 10000)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if total > int64(len(entries)) {
+		s.writeError(w, r, record.Invalid("from", "export_size", "%d entries match; narrow the filters to at most 10,000 per export", total))
+		return
+	}
+	w.Header().Set("Content-Type", ctype)
+	w.Header().Set("Content-Disposition", `attachment; filename="maintenance-log.`+format+`"`)
+	if err := export.Write(w, format, export.MaintenanceLog(entries)); err != nil {
+		s.Logger.Error("maintenance export", "err", err)
+	}
+}

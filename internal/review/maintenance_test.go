@@ -1,0 +1,131 @@
+package review_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"sirec/internal/record"
+	"sirec/internal/review"
+	"sirec/internal/store"
+	"sirec/internal/store/storetest"
+)
+
+var maintainer = review.Actor{User: "weihu", Posts: []string{"maintainer"}}
+
+func approveAll(t *testing.T, rv *review.Service, d review.Draft) review.Draft {
+	t.Helper()
+	var err error
+	for _, a := range []review.Actor{first, second, third, approver} {
+		if d, err = rv.Act(context.Background(), a, d.ID, review.Approve, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return d
+}
+
+func TestCorrectionByMaintenance(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		ctx := context.Background()
+		rv, st := setup(t, env)
+		d, err := rv.Submit(ctx, collector, registration(20))
+		if err != nil {
+			t.Fatal(err)
+		}
+		approveAll(t, rv, d)
+		d, err = rv.Submit(ctx, collector, review.Submission{Kind: "contribution", Facts: []review.DraftFact{{Type: record.TypeContributionPosted, IDNumber: idNumber(20),
+			Data: data(map[string]any{"period": "202404", "type": "pension", "status": "paid", "wage": 600000})}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, _ = rv.Act(ctx, first, d.ID, review.Approve, "")
+		d, err = rv.Act(ctx, approver, d.ID, review.Approve, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := d.FirstSeq
+		fix := review.Submission{Kind: review.Maintenance, Facts: []review.DraftFact{{Type: record.TypeContributionPosted, IDNumber: idNumber(20), Supersedes: &old,
+			Data: data(map[string]any{"period": "202404", "type": "pension", "status": "paid", "wage": 650000})}}}
+		// A maintenance draft states its reason and method, and only a maintainer makes one.
+		_, err = rv.Submit(ctx, maintainer, fix)
+		var es record.Errors
+		if !errors.As(err, &es) || len(es) != 2 || es[0].Field != "reason" || es[1].Field != "method" {
+			t.Fatalf("missing reason and method: %v", err)
+		}
+		fix.Reason, fix.Method = "单位申报工资有误，依工资表更正", "依据单位工资表更正缴费工资"
+		if _, err := rv.Submit(ctx, collector, fix); record.ErrorCode(err) != record.EForbidden {
+			t.Fatalf("a collector made a maintenance draft: %v", err)
+		}
+		// A non-maintenance draft cannot correct.
+		if _, err := rv.Submit(ctx, collector, review.Submission{Kind: "contribution", Facts: fix.Facts}); !errors.As(err, &es) || es[0].Rule != "supersedes_maintenance" {
+			t.Fatalf("a contribution draft superseded: %v", err)
+		}
+		d, err = rv.Submit(ctx, maintainer, fix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d = approveAll(t, rv, d)
+		if d.Status != review.StatusApproved || d.EventCount != 2 {
+			t.Fatalf("maintenance draft: %+v", d)
+		}
+		p, _ := st.FindPerson(ctx, idNumber(20))
+		v, _ := st.PersonRecord(ctx, p)
+		if len(v.Contributions) != 1 || v.Contributions[0].Wage != 650000 {
+			t.Fatalf("in force: %+v", v.Contributions)
+		}
+		// The old value stays in history.
+		e, _, _ := st.Event(ctx, old)
+		if !strings.Contains(string(e.Data), `"wage":600000`) {
+			t.Fatalf("old event: %s", e.Data)
+		}
+		// The maintenance log entry: time, content before and after, reason, method, responsible, reviewers.
+		log, total, err := st.MaintenanceLog(ctx, store.MaintenanceFilter{Person: p}, 0, 10)
+		if err != nil || total != 1 {
+			t.Fatalf("log: %d %v", total, err)
+		}
+		m := log[0]
+		if m.Reason != fix.Reason || m.Method != fix.Method || m.Responsible != "weihu" || len(m.Reviewers) != 4 || m.Draft != d.Number {
+			t.Fatalf("log entry: %+v", m)
+		}
+		var before, after map[string]any
+		json.Unmarshal(m.Changes[0].Before, &before)
+		json.Unmarshal(m.Changes[0].After, &after)
+		if before["wage"] != 600000.0 || after["wage"] != 650000.0 || *m.Changes[0].Supersedes != old {
+			t.Fatalf("before/after: %s / %s", m.Changes[0].Before, m.Changes[0].After)
+		}
+		for _, f := range []store.MaintenanceFilter{{User: "shenpi"}, {User: "weihu"}, {Type: record.TypeContributionPosted}} {
+			if _, n, _ := st.MaintenanceLog(ctx, f, 0, 10); n != 1 {
+				t.Errorf("filter %+v found %d", f, n)
+			}
+		}
+		if _, n, _ := st.MaintenanceLog(ctx, store.MaintenanceFilter{User: "nobody"}, 0, 10); n != 0 {
+			t.Error("filter by an unknown user found entries")
+		}
+		if _, err := store.Verify(ctx, env.Driver(), env.Keys.Verifier, store.DefaultRules(), nil); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestExternalMaintainerNeedsInternalReviewers(t *testing.T) {
+	env := storetest.New(t, "sqlite")
+	ctx := context.Background()
+	rv, _ := setup(t, env)
+	d, _ := rv.Submit(ctx, collector, registration(21))
+	approveAll(t, rv, d)
+	ext := review.Actor{User: "waibao", Posts: []string{"maintainer"}, External: true}
+	d, err := rv.Submit(ctx, ext, review.Submission{Kind: review.Maintenance, Reason: "补录", Method: "依原始材料补录",
+		Facts: []review.DraftFact{{Type: record.TypeOtherRecorded, IDNumber: idNumber(21), Data: data(map[string]any{"kind": "note", "attributes": map[string]string{"a": "b"}})}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	extReviewer := review.Actor{User: "waibao2", Posts: []string{"initial_reviewer"}, External: true}
+	if _, err := rv.Act(ctx, extReviewer, d.ID, review.Approve, ""); record.ErrorCode(err) != record.EForbidden {
+		t.Fatalf("an outside helper reviewed: %v", err)
+	}
+	if d = approveAll(t, rv, d); d.Status != review.StatusApproved {
+		t.Fatal(d.Status)
+	}
+}
