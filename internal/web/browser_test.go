@@ -249,8 +249,17 @@ func TestBrowserReviewFlow(t *testing.T) {
 		// The language switch.
 		en := f.session(t, b, prefix)
 		en.open("/console/login")
-		en.do(chromedp.Click(chromedp.CSS(`button[name="lang"]`)), chromedp.WaitVisible(chromedp.CSS("main h1")))
-		if h := en.text("main h1"); h != "Staff sign-in" {
+		en.do(chromedp.Click(chromedp.CSS(`button[name="lang"]`)))
+		// The click submits a form: wait for the new page rather than read the old one while it unloads.
+		var h string
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if v, err := chromedp.Run(en.ctx, chromedp.Text(chromedp.CSS("main h1"))); err == nil {
+				if h = v; h == "Staff sign-in" {
+					break
+				}
+			}
+		}
+		if h != "Staff sign-in" {
 			t.Errorf("English sign-in page title %q", h)
 		}
 		en.screenshot("login-en")
