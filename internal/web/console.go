@@ -663,6 +663,23 @@ func (s *server) showDraft(w http.ResponseWriter, r *http.Request, p *auth.Princ
 	if n := r.URL.Query().Get("n"); n == "submitted" || n == "approved" || n == "rejected" || n == "resubmitted" {
 		v.Notice = "notice." + n
 	}
+	// The facts shown name persons in clear: each person shown is logged before the page is (Q7).
+	logged := map[string]bool{}
+	for i, f := range d.Facts {
+		if i == maxFactsShown || f.IDNumber == "" || logged[f.IDNumber] {
+			continue
+		}
+		logged[f.IDNumber] = true
+		person, err := s.cfg.Store.FindPerson(r.Context(), f.IDNumber)
+		if err != nil {
+			person = s.cfg.Store.Keys().IndexID(f.IDNumber) // not registered yet: the key a registration will give
+		}
+		if err := AppendQuery(r.Context(), s.cfg.Store.Driver(), QueryEntry{At: s.cfg.Now(), ActorKind: ActorStaff, Actor: p.Username,
+			Person: person, Page: "console/draft", Fields: "draft facts " + d.Number, Purpose: "review"}); err != nil {
+			s.failErr(w, r, "console", err)
+			return
+		}
+	}
 	dd := draftData{D: d, Reason: lastReject(d)}
 	for i, f := range d.Facts {
 		if i == maxFactsShown {

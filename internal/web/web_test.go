@@ -353,6 +353,17 @@ func TestQueryLog(t *testing.T) {
 		if r := s.get("/console/querylog"); !strings.Contains(r.body, f.person0) || !strings.Contains(r.body, "objection") {
 			t.Errorf("query log page:\n%s", r.body)
 		}
+		// A draft shows the persons it names: viewing it is logged too.
+		dr, err := review.New(f.st).Submit(ctx, review.Actor{User: "collector", Posts: []string{"collector"}}, review.Submission{Kind: "other",
+			Facts: []review.DraftFact{{Type: record.TypeOtherRecorded, IDNumber: f.ids[0], Data: []byte(`{"kind":"note","attributes":{"a":"b"}}`)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.get("/console/drafts/" + dr.Number)
+		es, _, err = web.ListQueries(ctx, d, web.QueryFilter{Actor: "supervisor", Person: f.person0}, 0, 10)
+		if err != nil || len(es) != 1 || es[0].Page != "console/draft" || es[0].Purpose != "review" {
+			t.Fatalf("draft view: %+v %v", es, err)
+		}
 	})
 }
 
