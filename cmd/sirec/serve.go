@@ -56,7 +56,7 @@ func runServe(ctx context.Context, args []string) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler:           web.Mount(web.Config{Store: s, Auth: users, Review: review.New(s), Logger: logger}, (&api.Server{Store: s, Auth: users, Review: review.New(s), Calc: calculator(s), Logger: logger}).Handler()),
+		Handler:           web.Mount(web.Config{Store: s, Auth: users, Review: review.New(s), Logger: logger}, (&api.Server{Store: s, Auth: users, Review: review.New(s), Calc: calculator(s), Logger: logger, QueryLog: queryLog(s)}).Handler()),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	go func() {
@@ -107,6 +107,14 @@ func progressPrinter() func(stage string, done, total int) {
 }
 
 func nowUTC() time.Time { return time.Now().UTC() }
+
+// queryLog registers the API's reads of persons' data in the query log the console uses (Q7).
+func queryLog(s *store.Store) func(ctx context.Context, actor, person, page, fields, purpose string) error {
+	return func(ctx context.Context, actor, person, page, fields, purpose string) error {
+		return web.AppendQuery(ctx, s.Driver(), web.QueryEntry{At: time.Now(), ActorKind: web.ActorStaff, Actor: actor,
+			Person: person, Page: page, Fields: fields, Purpose: purpose})
+	}
+}
 
 // DemoPassword is every demo user's password.
 const DemoPassword = "sirec-demo-2026"

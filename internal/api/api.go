@@ -32,6 +32,21 @@ type Server struct {
 	Calc   Calculator
 	Logger *slog.Logger
 	Now    func() time.Time
+	// QueryLog registers a read of a person's data by the caller (Q7) before it is answered; a read that cannot
+	// be registered is not answered.
+	QueryLog func(ctx context.Context, actor, person, page, fields, purpose string) error
+}
+
+// logQuery registers a read of person's data; without a query log configured every read is refused.
+func (s *Server) logQuery(r *http.Request, p *auth.Principal, person, page, fields string) error {
+	if s.QueryLog == nil {
+		return record.Errorf(record.EInternal, "no query log is configured; personal data is not served without one")
+	}
+	purpose := r.Header.Get("X-Purpose")
+	if purpose == "" {
+		purpose = "api"
+	}
+	return s.QueryLog(r.Context(), p.Username, person, page, fields, purpose)
 }
 
 // route is one operation: its method and path, who may call it and what it does.

@@ -22,6 +22,7 @@ import (
 	"sirec/internal/rules"
 	"sirec/internal/store"
 	"sirec/internal/store/storetest"
+	"sirec/internal/web"
 )
 
 var cheap = auth.Argon2Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
@@ -42,7 +43,11 @@ func newFixture(t *testing.T, env *storetest.Env) *fixture {
 	cfg.Argon2 = cheap
 	users := auth.New(st.Driver(), cfg)
 	s := &api.Server{Store: st, Auth: users, Review: review.New(st), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Calc: func(name string, in []byte) ([]byte, error) { return rules.Calc(st.Book(), name, in) }}
+		Calc: func(name string, in []byte) ([]byte, error) { return rules.Calc(st.Book(), name, in) },
+		QueryLog: func(ctx context.Context, actor, person, page, fields, purpose string) error {
+			return web.AppendQuery(ctx, st.Driver(), web.QueryEntry{At: time.Now(), ActorKind: web.ActorStaff, Actor: actor,
+				Person: person, Page: page, Fields: fields, Purpose: purpose})
+		}}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	f := &fixture{srv: srv, st: st, tokens: map[auth.Post]string{}}
@@ -254,6 +259,12 @@ func TestDraftThroughFourStagesOverHTTP(t *testing.T) {
 		r = f.do(t, "POST", "/api/v1/persons/lookup", f.tokens[auth.PostQuery], []byte(`{"id_number":"`+id+`"}`))
 		if r.status != 200 || !strings.Contains(string(r.body), "王五") {
 			t.Fatalf("lookup: %d %s", r.status, r.body)
+		}
+		// Every read of a person's data by staff is in the query log (Q7): the reviewers' draft views and the lookup.
+		person, _ := f.st.FindPerson(context.Background(), id)
+		es, _, err := web.ListQueries(context.Background(), f.st.Driver(), web.QueryFilter{Person: person}, 0, 100)
+		if err != nil || len(es) == 0 || es[0].Actor != "query" || es[0].Page != "api/persons/lookup" {
+			t.Fatalf("query log: %+v %v", es, err)
 		}
 		// A bad draft is a problem document naming each field and rule.
 		r = f.do(t, "POST", "/api/v1/drafts", f.tokens[auth.PostCollector], []byte(`{"kind":"contribution","facts":[{"type":"contribution.posted","id_number":"`+id+`","data":{"period":"202413","type":"pension","status":"paid","wage":100}}]}`))

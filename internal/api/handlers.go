@@ -77,7 +77,7 @@ func (s *Server) me(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
 	writeJSON(w, http.StatusOK, p)
 }
 
-func (s *Server) lookup(w http.ResponseWriter, r *http.Request, _ *auth.Principal) {
+func (s *Server) lookup(w http.ResponseWriter, r *http.Request, pr *auth.Principal) {
 	var in struct {
 		IDNumber string `json:"id_number"`
 	}
@@ -99,12 +99,20 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request, _ *auth.Principa
 		s.writeError(w, r, err)
 		return
 	}
+	if err := s.logQuery(r, pr, p, "api/persons/lookup", "whole record"); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	writeJSON(w, http.StatusOK, v)
 }
 
-func (s *Server) person(w http.ResponseWriter, r *http.Request, _ *auth.Principal) {
+func (s *Server) person(w http.ResponseWriter, r *http.Request, pr *auth.Principal) {
 	v, err := s.Store.PersonRecord(r.Context(), r.PathValue("person"))
 	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.logQuery(r, pr, v.Person, "api/persons", "whole record"); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -202,7 +210,7 @@ func draftID(r *http.Request) (int64, error) {
 	return id, nil
 }
 
-func (s *Server) draft(w http.ResponseWriter, r *http.Request, _ *auth.Principal) {
+func (s *Server) draft(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
 	id, err := draftID(r)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -212,6 +220,21 @@ func (s *Server) draft(w http.ResponseWriter, r *http.Request, _ *auth.Principal
 	if err != nil {
 		s.writeError(w, r, err)
 		return
+	}
+	seen := map[string]bool{}
+	for _, f := range d.Facts {
+		if f.IDNumber == "" || seen[f.IDNumber] {
+			continue
+		}
+		seen[f.IDNumber] = true
+		person, err := s.Store.FindPerson(r.Context(), f.IDNumber)
+		if err != nil {
+			person = s.Store.Keys().IndexID(f.IDNumber) // not registered yet: the key a registration will give
+		}
+		if err := s.logQuery(r, p, person, "api/drafts", "draft facts "+d.Number); err != nil {
+			s.writeError(w, r, err)
+			return
+		}
 	}
 	writeJSON(w, http.StatusOK, view(d))
 }
