@@ -165,7 +165,9 @@ func (s *Store) PersonRecord(ctx context.Context, person string) (*PersonView, e
 		return nil, err
 	}
 	defer tx.Rollback(ctx)
-	v := &PersonView{Person: person}
+	// Empty lists, not null, in JSON: a client can always iterate.
+	v := &PersonView{Person: person, Enrolments: []EnrolmentView{}, Contributions: []ContributionView{}, Subsidies: []SubsidyView{},
+		Eligibilities: []EligibilityView{}, Benefits: []BenefitView{}, Deemed: []DeemedView{}, Transfers: []TransferView{}, Others: []OtherView{}}
 	var sealed []byte
 	err = tx.QueryRow(ctx, "SELECT id_sealed, name, sex, birth, region, registered_on, status, death_date FROM persons WHERE person = $1", person).
 		Scan(&sealed, &v.Name, &v.Sex, &v.Birth, &v.Region, &v.RegisteredOn, &v.Status, &v.DeathDate)
