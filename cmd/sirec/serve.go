@@ -66,7 +66,7 @@ func runServe(ctx context.Context, args []string) error {
 		srv.Shutdown(sctx)
 	}()
 	logger.Info("sirec serving", "addr", "http://"+ln.Addr().String(), "db", c.DB, "region", s.Region())
-	fmt.Printf("sirec is serving on http://%s (health: /healthz, checkpoint: /api/v1/checkpoint)\n", ln.Addr())
+	fmt.Printf("sirec is serving on http://%s — staff console: http://%[1]s/console/ · portal: http://%[1]s/portal/ · API: /api/v1/openapi.json\n", ln.Addr())
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
