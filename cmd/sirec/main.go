@@ -22,6 +22,7 @@ var commands = map[string]command{
 	"serve":   {runServe, "run the HTTP service (--demo fills an empty database with demo data)"},
 	"demo":    {runDemo, "create a deterministic synthetic dataset through the normal append path"},
 	"demo-id": {runDemoID, "print demo person N's citizen ID number: demo-id [--seed S] [N]"},
+	"portal":  {runPortal, "open self-service portal accounts: portal add --kind person|employer …"},
 	"user":    {runUser, "manage users, posts and API tokens: user add|grant|revoke|disable|enable|passwd|list|posts|token"},
 	"verify":  {runVerify, "check the journal, its signed checkpoints and the projections for tampering"},
 	"rebuild": {runRebuild, "drop and rebuild the projections from the journal"},

@@ -254,3 +254,23 @@ func TestInitCreatesTheFirstAdministrator(t *testing.T) {
 		}
 	})
 }
+
+func TestPortalAccountCommand(t *testing.T) {
+	env := storetest.New(t, "sqlite")
+	keys := filepath.Join(t.TempDir(), "keys")
+	db := []string{"--db", env.DSN, "--keys", keys}
+	if _, errOut, code := run(t, "", append([]string{"demo", "--persons", "5", "--years", "1"}, db...)...); code != 0 {
+		t.Fatal(errOut)
+	}
+	id := demo.IDNumber(1, 2)
+	out, errOut, code := run(t, "Portal-pass-42\n", append([]string{"portal", "add", "--kind", "person", "--id-number", id, "--username", "zhang.san"}, db...)...)
+	if code != 0 || !strings.Contains(out, "zhang.san") || strings.Contains(out, id) {
+		t.Fatalf("portal add: %d %q %s", code, out, errOut)
+	}
+	if _, errOut, code := run(t, "Portal-pass-42\n", append([]string{"portal", "add", "--kind", "person", "--id-number", id, "--username", "zhang.san"}, db...)...); code == 0 || !strings.Contains(errOut, "already exists") {
+		t.Fatalf("second account of the same name: %d %s", code, errOut)
+	}
+	if _, errOut, code := run(t, "Portal-pass-42\n", append([]string{"portal", "add", "--kind", "employer", "--credit-code", "91350100M000100Y43", "--username", "acme"}, db...)...); code == 0 || !strings.Contains(errOut, "subject") {
+		t.Fatalf("unregistered employer: %d %s", code, errOut)
+	}
+}
