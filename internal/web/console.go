@@ -642,19 +642,36 @@ type draftData struct {
 // maxFactsShown bounds the facts listed on a draft page: a batch may hold 100,000.
 const maxFactsShown = 200
 
+// pathDraft returns the draft number in the path, answering 404 when it is not one.
+func (s *server) pathDraft(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	id, ok := draftID(r)
+	if !ok {
+		s.fail(w, r, "console", http.StatusNotFound, "err.not_found")
+	}
+	return id, ok
+}
+
+// loadDraft reads the draft named in the path, answering with the error page when it cannot.
+func (s *server) loadDraft(w http.ResponseWriter, r *http.Request) (review.Draft, bool) {
+	id, ok := s.pathDraft(w, r)
+	if !ok {
+		return review.Draft{}, false
+	}
+	d, err := s.cfg.Review.Get(r.Context(), id)
+	if err != nil {
+		s.failErr(w, r, "console", err)
+		return review.Draft{}, false
+	}
+	return d, true
+}
+
 func (s *server) draftPage(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
 	s.showDraft(w, r, p, http.StatusOK, nil)
 }
 
 func (s *server) showDraft(w http.ResponseWriter, r *http.Request, p *auth.Principal, status int, v *view) {
-	id, ok := draftID(r)
+	d, ok := s.loadDraft(w, r)
 	if !ok {
-		s.fail(w, r, "console", http.StatusNotFound, "err.not_found")
-		return
-	}
-	d, err := s.cfg.Review.Get(r.Context(), id)
-	if err != nil {
-		s.failErr(w, r, "console", err)
 		return
 	}
 	if v == nil {
@@ -710,9 +727,8 @@ func (s *server) showDraft(w http.ResponseWriter, r *http.Request, p *auth.Princ
 }
 
 func (s *server) decide(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	id, ok := draftID(r)
+	id, ok := s.pathDraft(w, r)
 	if !ok {
-		s.fail(w, r, "console", http.StatusNotFound, "err.not_found")
 		return
 	}
 	decision := r.PostFormValue("decision")
@@ -739,9 +755,8 @@ func (s *server) decide(w http.ResponseWriter, r *http.Request, p *auth.Principa
 }
 
 func (s *server) resubmit(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	id, ok := draftID(r)
+	id, ok := s.pathDraft(w, r)
 	if !ok {
-		s.fail(w, r, "console", http.StatusNotFound, "err.not_found")
 		return
 	}
 	d, err := s.cfg.Review.Resubmit(r.Context(), actorOf(p), id, nil, strings.TrimSpace(r.PostFormValue("note")))
@@ -754,14 +769,8 @@ func (s *server) resubmit(w http.ResponseWriter, r *http.Request, p *auth.Princi
 
 // material serves an original document of a draft, only if it is attached to that draft.
 func (s *server) material(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	id, ok := draftID(r)
+	d, ok := s.loadDraft(w, r)
 	if !ok {
-		s.fail(w, r, "console", http.StatusNotFound, "err.not_found")
-		return
-	}
-	d, err := s.cfg.Review.Get(r.Context(), id)
-	if err != nil {
-		s.failErr(w, r, "console", err)
 		return
 	}
 	sha := r.PathValue("sha")
