@@ -322,29 +322,6 @@ func (s *Store) lookupPersons(ctx context.Context, tx Tx, indexes []string, into
 	return nil
 }
 
-// AppendEvents appends prepared events as they are (their Seq is assigned here). It is for tools that move
-// whole journals — the crash test, migrations between engines — and for the journal tests; business writes go
-// through Record.
-func (s *Store) AppendEvents(ctx context.Context, events []journal.Event) (Receipt, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	tx, err := s.d.Begin(ctx, true)
-	if err != nil {
-		return Receipt{}, err
-	}
-	defer tx.Rollback(ctx)
-	rc, tree, err := s.append(ctx, tx, s.Now().UTC(), events, nil)
-	if err != nil {
-		return Receipt{}, err
-	}
-	if err := tx.Commit(ctx); err != nil {
-		s.tree = nil
-		return Receipt{}, err
-	}
-	s.tree = tree
-	return rc, nil
-}
-
 // append writes events, their tree nodes, their projections and a signed checkpoint in tx. facts, when not
 // nil, are the facts the events were built from, one for one; an event without data gets its fact's JSON.
 func (s *Store) append(ctx context.Context, tx Tx, now time.Time, events []journal.Event, facts []record.Fact) (Receipt, *journal.Tree, error) {
