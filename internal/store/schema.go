@@ -11,6 +11,32 @@ import (
 // binary refuses to work on a database newer than itself.
 var SchemaVersion = len(migrations)
 
+// laterMigrations are steps 6 and after, each added by the file of the capability it serves through
+// addMigration, so that a capability's schema lives beside its code. init in this file appends them to
+// migrations in version order and refuses a gap or a duplicate.
+var laterMigrations = map[int]string{}
+
+// addMigration registers schema step v. Call it only from a package-level var initialiser.
+func addMigration(v int, ddl string) bool {
+	if _, dup := laterMigrations[v]; dup {
+		panic(fmt.Sprintf("store: schema migration %d registered twice", v))
+	}
+	laterMigrations[v] = ddl
+	return true
+}
+
+func init() {
+	for v := len(migrations) + 1; len(laterMigrations) > 0; v++ {
+		ddl, ok := laterMigrations[v]
+		if !ok {
+			panic(fmt.Sprintf("store: schema migration %d is missing (registered: %d more)", v, len(laterMigrations)))
+		}
+		migrations = append(migrations, ddl)
+		delete(laterMigrations, v)
+	}
+	SchemaVersion = len(migrations)
+}
+
 // migrations are applied in order, each in its own transaction, and recorded in schema_migrations. {BLOB} is
 // replaced by the engine's binary type, {SERIAL} by its auto-increment key and {SEQ} by its 64-bit integer
 // key (see Driver.Types). Never edit a released step: add a new one.
