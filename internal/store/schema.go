@@ -3,38 +3,49 @@ package store
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 )
 
-// SchemaVersion is the schema this binary needs. A database at an older version is upgraded by Migrate; a
-// binary refuses to work on a database newer than itself.
-var SchemaVersion = len(migrations)
+// SchemaVersion is the highest schema step this binary knows. A database missing steps is upgraded by
+// Migrate; a binary refuses to work on a database holding a step it does not know.
+var SchemaVersion int
 
-// laterMigrations are steps 6 and after, each added by the file of the capability it serves through
-// addMigration, so that a capability's schema lives beside its code. init in this file appends them to
-// migrations in version order and refuses a gap or a duplicate.
+// laterMigrations are steps 6 and after, each registered by the file of the capability it serves through
+// addMigration, so that a capability's schema lives beside its code.
 var laterMigrations = map[int]string{}
 
 // addMigration registers schema step v. Call it only from a package-level var initialiser.
 func addMigration(v int, ddl string) bool {
-	if _, dup := laterMigrations[v]; dup {
+	if _, dup := laterMigrations[v]; dup || v <= len(migrations) {
 		panic(fmt.Sprintf("store: schema migration %d registered twice", v))
 	}
 	laterMigrations[v] = ddl
 	return true
 }
 
+// steps are every known schema step, ascending.
+var steps []step
+
+type step struct {
+	version int
+	ddl     string
+}
+
 func init() {
-	for v := len(migrations) + 1; len(laterMigrations) > 0; v++ {
-		ddl, ok := laterMigrations[v]
-		if !ok {
-			panic(fmt.Sprintf("store: schema migration %d is missing (registered: %d more)", v, len(laterMigrations)))
-		}
-		migrations = append(migrations, ddl)
-		delete(laterMigrations, v)
+	for i, ddl := range migrations {
+		steps = append(steps, step{i + 1, ddl})
 	}
-	SchemaVersion = len(migrations)
+	var later []int
+	for v := range laterMigrations {
+		later = append(later, v)
+	}
+	sort.Ints(later)
+	for _, v := range later {
+		steps = append(steps, step{v, laterMigrations[v]})
+	}
+	SchemaVersion = steps[len(steps)-1].version
 }
 
 // migrations are applied in order, each in its own transaction, and recorded in schema_migrations. {BLOB} is
@@ -361,10 +372,22 @@ var ProjectionTables = []struct{ Name, Key string }{
 // ErrSchemaTooNew is returned when the database was written by a newer sirec.
 var ErrSchemaTooNew = fmt.Errorf("the database schema is newer than this sirec; use the newer binary")
 
-func schemaVersion(ctx context.Context, tx Tx) (int, error) {
-	var v int
-	err := tx.QueryRow(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&v)
-	return v, err
+// appliedSteps reads the versions recorded in schema_migrations.
+func appliedSteps(ctx context.Context, tx Tx) (map[int]bool, error) {
+	rows, err := tx.Query(ctx, "SELECT version FROM schema_migrations")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	done := map[int]bool{}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		done[v] = true
+	}
+	return done, rows.Err()
 }
 
 // Migrate creates or upgrades the schema and applies the engine's protections. It reports the versions applied.
@@ -377,16 +400,25 @@ func Migrate(ctx context.Context, d Driver, now time.Time) ([]int, error) {
 	if _, err := tx.Exec(ctx, "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)"); err != nil {
 		return nil, err
 	}
-	cur, err := schemaVersion(ctx, tx)
+	done, err := appliedSteps(ctx, tx)
 	if err != nil {
 		return nil, err
 	}
-	if cur > SchemaVersion {
-		return nil, fmt.Errorf("%w (database %d, binary %d)", ErrSchemaTooNew, cur, SchemaVersion)
+	known := map[int]bool{}
+	for _, st := range steps {
+		known[st.version] = true
+	}
+	for v := range done {
+		if !known[v] {
+			return nil, fmt.Errorf("%w (database has step %d, binary knows up to %d)", ErrSchemaTooNew, v, SchemaVersion)
+		}
 	}
 	var applied []int
-	for v := cur + 1; v <= SchemaVersion; v++ {
-		ddl := migrations[v-1]
+	for _, st := range steps {
+		if done[st.version] {
+			continue
+		}
+		v, ddl := st.version, st.ddl
 		for k, t := range d.Types() {
 			ddl = strings.ReplaceAll(ddl, "{"+k+"}", t)
 		}
