@@ -27,6 +27,7 @@ var commands = map[string]command{
 	"verify":  {runVerify, "check the journal, its signed checkpoints and the projections for tampering"},
 	"rebuild": {runRebuild, "drop and rebuild the projections from the journal"},
 	"check":   {runCheck, "check an identifier (check id VALUE | check uscc VALUE) or the data (check data)"},
+	"bench":   {runBench, "run the benchmark suite on SQLite and PostgreSQL and write a Markdown table (docs/BENCHMARKS.md)"},
 	"calc":    {runCalc, "the agency's calculator: calc pension|account|contribution|retirement (JSON on stdin)"},
 }
 

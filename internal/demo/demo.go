@@ -428,3 +428,13 @@ func IDNumber(seed uint64, i int) string {
 	g := newGenerator(Options{Persons: 1, Seed: seed})
 	return g.person(i).id
 }
+
+// IDNumbers returns the citizen ID numbers of demo persons 0 to n-1 for a seed.
+func IDNumbers(seed uint64, n int) []string {
+	g := newGenerator(Options{Persons: 1, Seed: seed})
+	out := make([]string, n)
+	for i := range out {
+		out[i] = g.person(i).id
+	}
+	return out
+}

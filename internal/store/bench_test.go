@@ -2,21 +2,19 @@ package store_test
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"testing"
 	"time"
 
+	"sirec/internal/bench"
 	"sirec/internal/record"
-	"sirec/internal/store"
 	"sirec/internal/store/storetest"
 )
 
 // BenchmarkPostMonthlyBatch posts one batch of 100,000 contribution rows (10,000 persons × 10 months) through
 // the full append path — validation, ID lookup, canonical encoding, Merkle leaves, projections through the
 // rules, signed checkpoint — and, in the same run on the same engine, a plain bulk insert of the same rows
-// with no journal and no rules (see plainInsert). It reports rows/s of both and their ratio.
+// with no journal and no rules (see bench.PlainInsert). It reports rows/s of both and their ratio.
 func BenchmarkPostMonthlyBatch(b *testing.B) {
 	for _, engine := range []string{"sqlite", "postgres"} {
 		b.Run(engine, func(b *testing.B) {
@@ -54,7 +52,11 @@ func BenchmarkPostMonthlyBatch(b *testing.B) {
 				}
 				postNs += float64(nowNano() - start)
 				b.StopTimer()
-				plainNs += plainInsert(b, s.Driver(), f, n)
+				took, err := bench.PlainInsert(ctx, s.Driver(), bench.PlainRows(f, int64(n*len(f))))
+				if err != nil {
+					b.Fatal(err)
+				}
+				plainNs += float64(took)
 			}
 			rows := float64(persons * months * b.N)
 			b.ReportMetric(rows/(postNs/1e9), "rows/s")
@@ -62,64 +64,6 @@ func BenchmarkPostMonthlyBatch(b *testing.B) {
 			b.ReportMetric(plainNs/postNs, "ratio")
 		})
 	}
-}
-
-// plainInsert is the baseline: a plain bulk insert of the same rows on the same engine, with no journal and no
-// rules, into a table shaped like the contributions projection — the same columns and types, keyed by seq, with
-// the person index an application needs to read a person's rows — in one transaction, through the engine's
-// bulk path, Tx.CopyRows (COPY on PostgreSQL, a prepared INSERT on the driver's connection on SQLite). The
-// table grows from batch to batch like the projection. Its rows are built before the clock starts; the
-// figures are plain numbers, not derived. Nothing else is added to make it slow.
-func plainInsert(b *testing.B, d store.Driver, facts []record.Fact, n int) float64 {
-	ctx := context.Background()
-	const table = "bench_plain"
-	if n == 0 {
-		// One table for every iteration: it grows batch by batch as the projection does.
-		tx, err := d.Begin(ctx, true)
-		if err != nil {
-			b.Fatal(err)
-		}
-		seq := d.Types()["SEQ"]
-		for _, q := range []string{
-			"CREATE TABLE " + table + ` (seq ` + seq + ` PRIMARY KEY, person TEXT NOT NULL, region TEXT NOT NULL, type TEXT NOT NULL,
-				period INTEGER NOT NULL, employer TEXT NOT NULL, status TEXT NOT NULL, wage BIGINT NOT NULL, base BIGINT NOT NULL,
-				employer_amount BIGINT NOT NULL, individual_amount BIGINT NOT NULL, account_credit BIGINT NOT NULL,
-				late_days INTEGER NOT NULL, late_fee BIGINT NOT NULL)`,
-			"CREATE INDEX " + table + "_person ON " + table + " " + store.ContributionsPersonIndex,
-		} {
-			if _, err := tx.Exec(ctx, q); err != nil {
-				b.Fatal(err)
-			}
-		}
-		if err := tx.Commit(ctx); err != nil {
-			b.Fatal(err)
-		}
-	}
-	persons := map[string]string{}
-	rows := make([][]any, len(facts))
-	for i, f := range facts {
-		c := f.(*record.ContributionPosted)
-		p, ok := persons[c.IDNumber]
-		if !ok {
-			h := sha256.Sum256([]byte(c.IDNumber))
-			p = hex.EncodeToString(h[:16])
-			persons[c.IDNumber] = p
-		}
-		rows[i] = []any{int64(n*len(facts) + i), p, "110105", c.Type, int64(c.Period), c.Employer, c.Status, c.Wage, c.Wage, c.Wage * 16 / 100, c.Wage * 8 / 100, c.Wage * 8 / 100, int64(0), int64(0)}
-	}
-	cols := []string{"seq", "person", "region", "type", "period", "employer", "status", "wage", "base", "employer_amount", "individual_amount", "account_credit", "late_days", "late_fee"}
-	start := nowNano()
-	tx, err := d.Begin(ctx, true)
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := tx.CopyRows(ctx, table, cols, rows); err != nil {
-		b.Fatal(err)
-	}
-	if err := tx.Commit(ctx); err != nil {
-		b.Fatal(err)
-	}
-	return float64(nowNano() - start)
 }
 
 func nowNano() int64 { return time.Now().UnixNano() }

@@ -351,6 +351,10 @@ var migrations = []string{
 // person's contributions by, in the order it shows them.
 const contributionsPersonIndex = "(person, type, period)"
 
+// ContributionsPersonIndex is contributionsPersonIndex for the benchmarks, whose plain baseline table gets the
+// projection's person index.
+const ContributionsPersonIndex = contributionsPersonIndex
+
 // ProjectionTables are the read models: derived from the journal, dropped and rebuilt at will (with the primary
 // key each is compared by).
 var ProjectionTables = []struct{ Name, Key string }{
