@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
 )
 
 // TestSuiteOnBothEngines runs the whole suite at a tiny size on each engine and checks that every figure is

@@ -75,18 +75,18 @@ func (c *Config) defaults() {
 
 // Figure is one measurement, next to its baseline where it has one.
 type Figure struct {
-	Engine    string
-	Persons   int
-	Events    int64 // journal size when measured
-	Measure   string
-	Value     float64
-	Unit      string
-	Baseline  float64 // 0: none
-	Ratio     float64 // Value/Baseline for rates; 0: none
-	Goal      string
-	Met       string // "yes", "no", "" (no goal)
-	PeakMiB   float64
-	Note      string
+	Engine   string
+	Persons  int
+	Events   int64 // journal size when measured
+	Measure  string
+	Value    float64
+	Unit     string
+	Baseline float64 // 0: none
+	Ratio    float64 // Value/Baseline for rates; 0: none
+	Goal     string
+	Met      string // "yes", "no", "" (no goal)
+	PeakMiB  float64
+	Note     string
 }
 
 // Run runs the suite and returns its figures, in the order measured.
@@ -173,7 +173,9 @@ func (sc *scratch) close(keep bool) error {
 }
 
 func runOne(ctx context.Context, c Config, engine string, size int) (figs []Figure, err error) {
-	logf := func(format string, args ...any) { fmt.Fprintf(c.Log, "bench: %s %d persons: %s\n", engine, size, fmt.Sprintf(format, args...)) }
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(c.Log, "bench: %s %d persons: %s\n", engine, size, fmt.Sprintf(format, args...))
+	}
 	sc, err := openScratch(ctx, c, engine, size)
 	if err != nil {
 		return nil, err
