@@ -8,6 +8,7 @@ import (
 
 	"sirec/internal/bench"
 	"sirec/internal/record"
+	"sirec/internal/store"
 	"sirec/internal/store/storetest"
 )
 
@@ -67,3 +68,65 @@ func BenchmarkPostMonthlyBatch(b *testing.B) {
 }
 
 func nowNano() int64 { return time.Now().UnixNano() }
+
+// BenchmarkVerify verifies a journal of 100,000 contributions (and their persons) three ways — the journal
+// alone (VerifyJournal), journal and projections (Verify) — next to a plain read of the same rows
+// (bench.PlainRead), and reports events/s of each and each one's ratio to the plain read.
+func BenchmarkVerify(b *testing.B) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		b.Run(engine, func(b *testing.B) {
+			const persons, months = 10000, 10
+			env := storetest.New(b, engine)
+			s := env.Store()
+			ctx := context.Background()
+			facts := []record.Fact{&record.EmployerRegistered{CreditCode: employerA, IndustryClass: 1, Name: "基准单位", Region: "350100", RegisteredOn: "2001-01-01"}}
+			for i := 0; i < persons; i++ {
+				facts = append(facts, &record.PersonRegistered{PersonRef: ref(benchID(i)), Name: "基准", Region: "110105", RegisteredOn: "2015-01-01"})
+			}
+			if _, err := s.Record(ctx, "bench:setup", facts); err != nil {
+				b.Fatal(err)
+			}
+			for m := 1; m <= months; m++ {
+				batch := make([]record.Fact, 0, persons)
+				for i := 0; i < persons; i++ {
+					batch = append(batch, &record.ContributionPosted{PersonRef: ref(benchID(i)), Employer: employerA, Period: record.MakePeriod(2020, m),
+						Type: record.Pension, Status: record.StatusPaid, Wage: int64(400000 + i*10)})
+				}
+				if _, err := s.Record(ctx, "bench:batch", batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var readNs, journalNs, fullNs float64
+			var events int64
+			b.ResetTimer()
+			for n := 0; n < b.N; n++ {
+				read, took, err := bench.PlainRead(ctx, s.Driver())
+				if err != nil {
+					b.Fatal(err)
+				}
+				readNs += float64(took)
+				start := nowNano()
+				rep, err := store.VerifyJournal(ctx, s.Driver(), env.Keys.Verifier, nil)
+				if err != nil || rep.Events != read {
+					b.Fatalf("verify journal: %v (%d events, read %d)", err, rep.Events, read)
+				}
+				journalNs += float64(nowNano() - start)
+				start = nowNano()
+				if _, err := store.Verify(ctx, s.Driver(), env.Keys.Verifier, store.DefaultRules(), nil); err != nil {
+					b.Fatal(err)
+				}
+				fullNs += float64(nowNano() - start)
+				events += read
+			}
+			b.ReportMetric(float64(events)/(journalNs/1e9), "journal-events/s")
+			b.ReportMetric(float64(events)/(readNs/1e9), "plain-rows/s")
+			b.ReportMetric(readNs/journalNs, "journal-ratio")
+			b.ReportMetric(readNs/fullNs, "full-ratio")
+		})
+	}
+}
+
+func benchID(i int) string {
+	body := fmt.Sprintf("110105%04d%02d%02d%03d", 1960+i%40, 1+i/1000%12, 1+i%28, i%1000)
+	return body + string(record.IDCheckChar(body))
+}

@@ -290,55 +290,58 @@ func TestVerifyCatchesTampering(t *testing.T) {
 		name string
 		do   func(env *storetest.Env, s *store.Store)
 		want string
+		// journal is what VerifyJournal reports; "" when the change lies outside the journal, which it does
+		// not check.
+		journal string
 	}{
 		{"change one byte of an event", func(env *storetest.Env, s *store.Store) {
 			_, body, _ := s.Event(context.Background(), 5)
 			b := []byte(strings.Replace(string(body), `"wage":800000`, `"wage":900000`, 1))
 			env.Raw("UPDATE journal_events SET body = " + env.Blob(b) + " WHERE seq = 5")
-		}, "event 5"},
+		}, "event 5", "event 5"},
 		{"change an event and its leaf hash", func(env *storetest.Env, s *store.Store) {
 			_, body, _ := s.Event(context.Background(), 6)
 			b := []byte(strings.Replace(string(body), `"wage":800000`, `"wage":900000`, 1))
 			env.Raw("UPDATE journal_events SET body = " + env.Blob(b) + ", leaf_hash = " + env.Blob(journal.LeafHash(b)) + " WHERE seq = 6")
-		}, "tree root at size"},
+		}, "tree root at size", "tree root at size"},
 		{"delete an event", func(env *storetest.Env, s *store.Store) {
 			env.Raw("DELETE FROM journal_events WHERE seq = 4")
-		}, "event 4 is missing"},
+		}, "event 4 is missing", "event 4 is missing"},
 		{"delete the last event", func(env *storetest.Env, s *store.Store) {
 			env.Raw("DELETE FROM journal_events WHERE seq = 14")
-		}, "event 14 and later are missing"},
+		}, "event 14 and later are missing", "event 14 and later are missing"},
 		{"insert an event", func(env *storetest.Env, s *store.Store) {
 			e, _, _ := s.Event(context.Background(), 14)
 			e.Seq = 15
 			body := e.Encode()
 			env.Raw(fmt.Sprintf("INSERT INTO journal_events (seq, body, leaf_hash) VALUES (15, %s, %s)", env.Blob(body), env.Blob(journal.LeafHash(body))))
-		}, "not covered by any signed checkpoint"},
+		}, "not covered by any signed checkpoint", "not covered by any signed checkpoint"},
 		{"swap two events", func(env *storetest.Env, s *store.Store) {
 			env.Raw("UPDATE journal_events SET seq = -1 WHERE seq = 7")
 			env.Raw("UPDATE journal_events SET seq = 7 WHERE seq = 8")
 			env.Raw("UPDATE journal_events SET seq = 8 WHERE seq = -1")
-		}, "event 7"},
+		}, "event 7", "tree root at size"},
 		{"change a projection row", func(env *storetest.Env, s *store.Store) {
 			env.Raw("UPDATE contributions SET base = base + 1 WHERE seq = 9")
-		}, "projection contributions: row seq=9"},
+		}, "projection contributions: row seq=9", ""},
 		{"change a derived account credit", func(env *storetest.Env, s *store.Store) {
 			env.Raw("UPDATE contributions SET account_credit = account_credit - 1 WHERE seq = 11")
-		}, "projection contributions: row seq=11"},
+		}, "projection contributions: row seq=11", ""},
 		{"delete a projection row", func(env *storetest.Env, s *store.Store) {
 			env.Raw("DELETE FROM contributions WHERE seq = 10")
-		}, "projection contributions: row seq=10"},
+		}, "projection contributions: row seq=10", ""},
 		{"add a projection row", func(env *storetest.Env, s *store.Store) {
 			env.Raw("INSERT INTO subsidies (seq, person, type, kind, period, amount) VALUES (99, 'x', 'pension', 'k', 202401, 100)")
-		}, "projection subsidies: row seq=99"},
+		}, "projection subsidies: row seq=99", ""},
 		{"replace the checkpoint with one signed by another key", func(env *storetest.Env, s *store.Store) {
 			cp, _, _ := s.LatestCheckpoint(context.Background())
 			other := storetest.New(t, "sqlite").Keys
 			forged, _ := cp.Sign(other.Signer)
 			env.Raw(fmt.Sprintf("UPDATE journal_checkpoints SET signed = '%s' WHERE size = %d", forged, cp.Size))
-		}, "checkpoint of size 15"},
+		}, "checkpoint of size 15", "checkpoint of size 15"},
 		{"replace the latest checkpoint with an older one", func(env *storetest.Env, s *store.Store) {
 			env.Raw("DELETE FROM journal_checkpoints WHERE size = 15")
-		}, "not covered by any signed checkpoint"},
+		}, "not covered by any signed checkpoint", "not covered by any signed checkpoint"},
 	}
 	storetest.Each(t, func(t *testing.T, _ *storetest.Env) {
 		engine := t.Name()[strings.LastIndex(t.Name(), "/")+1:]
@@ -352,6 +355,13 @@ func TestVerifyCatchesTampering(t *testing.T) {
 				_, err := store.Verify(context.Background(), env.Driver(), env.Keys.Verifier, store.DefaultRules(), nil)
 				if !errors.Is(err, store.ErrTampered) || !strings.Contains(err.Error(), tc.want) {
 					t.Fatalf("want a failure naming %q, got %v", tc.want, err)
+				}
+				_, err = store.VerifyJournal(context.Background(), env.Driver(), env.Keys.Verifier, nil)
+				switch {
+				case tc.journal == "" && err != nil:
+					t.Fatalf("VerifyJournal, which does not check projections, failed: %v", err)
+				case tc.journal != "" && (!errors.Is(err, store.ErrTampered) || !strings.Contains(err.Error(), tc.journal)):
+					t.Fatalf("VerifyJournal: want a failure naming %q, got %v", tc.journal, err)
 				}
 			})
 		}
