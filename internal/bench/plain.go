@@ -134,3 +134,14 @@ func PlainRead(ctx context.Context, d store.Driver) (int64, time.Duration, error
 	}
 	return n, time.Since(start), nil
 }
+
+// Quiesce waits until the engine has no background work left from earlier writes — on SQLite, the WAL
+// checkpoint that follows each commit — so that a timed section pays for its own work only, not for the
+// previous section's. Each section's own checkpoint runs after its commit, as in service, for both the
+// measured path and its baseline.
+func Quiesce(ctx context.Context, d store.Driver) error {
+	if c, ok := d.(interface{ Checkpoint(context.Context) error }); ok {
+		return c.Checkpoint(ctx)
+	}
+	return nil
+}

@@ -218,6 +218,9 @@ func runOne(ctx context.Context, c Config, engine string, size int) (figs []Figu
 	if err := recordEmployer(ctx, s); err != nil {
 		return figs, err
 	}
+	if err := bench.Quiesce(ctx, s.Driver()); err != nil {
+		return figs, err
+	}
 	runtime.GC()
 	peak.Reset()
 	start = time.Now()
@@ -228,6 +231,9 @@ func runOne(ctx context.Context, c Config, engine string, size int) (figs []Figu
 	postTook := time.Since(start)
 	postPeak, _ := peak.MiB()
 	plain := bench.PlainRows(batch, rc.First)
+	if err := bench.Quiesce(ctx, s.Driver()); err != nil {
+		return figs, err
+	}
 	runtime.GC()
 	plainTook, err := bench.PlainInsert(ctx, s.Driver(), plain)
 	if err != nil {

@@ -24,6 +24,7 @@ type Driver struct {
 	path string
 	db   *sql.DB // writers: BEGIN IMMEDIATE, one connection
 	rdb  *sql.DB // readers: deferred transactions, never blocked by the writer in WAL mode
+	ckpt *checkpointer
 }
 
 // Open opens (creating when missing) the database file at path.
@@ -36,7 +37,7 @@ func Open(path string) (*Driver, error) {
 	if err := create(path); err != nil {
 		return nil, err
 	}
-	db, err := sql.Open("sqlite3", dsn(path, "immediate"))
+	db, err := sql.Open(writerDriver, dsn(path, "immediate"))
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +53,13 @@ func Open(path string) (*Driver, error) {
 	}
 	rdb.SetMaxOpenConns(16)
 	rdb.SetMaxIdleConns(16)
-	return &Driver{path: path, db: db, rdb: rdb}, nil
+	ckpt, err := startCheckpointer(path)
+	if err != nil {
+		rdb.Close()
+		db.Close()
+		return nil, err
+	}
+	return &Driver{path: path, db: db, rdb: rdb, ckpt: ckpt}, nil
 }
 
 // pageSize is the page size of a new database file. SQLite's default, 4 KiB, makes a large batch write many
@@ -100,7 +107,11 @@ func (d *Driver) Path() string { return d.path }
 
 func (d *Driver) Close() error {
 	d.rdb.Close()
-	return d.db.Close()
+	err := d.db.Close()
+	if cerr := d.ckpt.close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Begin starts a transaction. A write transaction is BEGIN IMMEDIATE on the one writer connection: SQLite has
@@ -110,7 +121,12 @@ func (d *Driver) Begin(ctx context.Context, write bool) (store.Tx, error) {
 	if !write {
 		return begin(ctx, d.rdb, nil)
 	}
-	return begin(ctx, d.db, nil)
+	t, err := begin(ctx, d.db, nil)
+	if err != nil {
+		return nil, err
+	}
+	t.committed = d.ckpt.kick
+	return t, nil
 }
 
 // begin starts a transaction on a connection of its own taken from db, so that bulk inserts can reach the
@@ -184,6 +200,8 @@ type tx_ struct {
 	closeDB *sql.DB
 	inserts map[string]driver.Stmt // INSERTs prepared on the driver's connection, by table, columns and rows
 	args    []driver.NamedValue
+	// committed, when set, is called after a successful commit (the writer's: it wakes the checkpointer).
+	committed func()
 }
 
 func (t *tx_) Exec(ctx context.Context, q string, args ...any) (int64, error) {
@@ -344,7 +362,13 @@ func (t *tx_) Commit(context.Context) error {
 	if err := t.closeInserts(); err != nil {
 		return err
 	}
-	return t.tx.Commit()
+	if err := t.tx.Commit(); err != nil {
+		return err
+	}
+	if t.committed != nil {
+		t.committed()
+	}
+	return nil
 }
 
 func (t *tx_) Rollback(context.Context) error {
