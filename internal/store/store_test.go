@@ -475,3 +475,66 @@ func TestRuleSetAdoptedThroughTheJournal(t *testing.T) {
 		mustVerify(t, env)
 	})
 }
+
+// TestMonthlyBatchIsAppendedInPersonOrder: a batch of contribution postings is appended in person-key order
+// (each person's rows in their own order), every fact is recorded once, and a batch with any other fact keeps
+// its order.
+func TestMonthlyBatchIsAppendedInPersonOrder(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		ctx := context.Background()
+		s := env.Store()
+		setup := []record.Fact{&record.EmployerRegistered{CreditCode: employerA, IndustryClass: 1, Name: "单位", Region: "350100", RegisteredOn: "2001-01-01"}}
+		for i := 0; i < 30; i++ {
+			setup = append(setup, &record.PersonRegistered{PersonRef: ref(benchID(i)), Name: "甲", Region: "110105", RegisteredOn: "2015-01-01"})
+		}
+		if _, err := s.Record(ctx, "setup", setup); err != nil {
+			t.Fatal(err)
+		}
+		var batch []record.Fact
+		for m := 3; m >= 1; m-- { // months in falling order: each person's rows must keep it
+			for i := 0; i < 30; i++ {
+				batch = append(batch, &record.ContributionPosted{PersonRef: ref(benchID(i)), Employer: employerA, Period: record.MakePeriod(2024, m),
+					Type: record.Pension, Status: record.StatusPaid, Wage: int64(500000 + i)})
+			}
+		}
+		rc, err := s.Record(ctx, "batch", batch)
+		if err != nil || rc.Count != 90 {
+			t.Fatalf("%v %+v", err, rc)
+		}
+		type key struct {
+			person string
+			period string
+		}
+		seen := map[key]bool{}
+		var lastPerson string
+		var lastPeriod string
+		for seq := rc.First; seq < rc.First+rc.Count; seq++ {
+			e, _, err := s.Event(ctx, seq)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var d struct {
+				Period string `json:"period"`
+			}
+			if err := json.Unmarshal(e.Data, &d); err != nil {
+				t.Fatal(err)
+			}
+			if e.Person < lastPerson {
+				t.Fatalf("event %d: person %s after %s", seq, e.Person, lastPerson)
+			}
+			if e.Person == lastPerson && d.Period > lastPeriod {
+				t.Fatalf("event %d: %s's period %s after %s: the person's own order was not kept", seq, e.Person, d.Period, lastPeriod)
+			}
+			k := key{e.Person, d.Period}
+			if seen[k] {
+				t.Fatalf("event %d: %v twice", seq, k)
+			}
+			seen[k] = true
+			lastPerson, lastPeriod = e.Person, d.Period
+		}
+		if len(seen) != 90 {
+			t.Fatalf("%d distinct rows, want 90", len(seen))
+		}
+		mustVerify(t, env)
+	})
+}
