@@ -122,6 +122,7 @@ func (s *Store) record(ctx context.Context, source string, facts []record.Fact, 
 	for i := range supersedes {
 		events[i].Supersedes = supersedes[i]
 	}
+	events, facts = inPersonOrder(events, facts, supersedes)
 	rc, tree, err := s.append(ctx, tx, now, events, facts)
 	if err != nil {
 		return Receipt{}, err
