@@ -12,14 +12,14 @@ import (
 	"strings"
 	"time"
 
-	"sirec/internal/bench"
+	"sirec/internal/bench/suite"
 )
 
 // runBench builds datasets of each size on each engine and measures posting, reading, verifying and
 // rebuilding, each next to its baseline, then prints (or writes) a Markdown report with the machine it ran on.
 func runBench(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	var c bench.Config
+	var c suite.Config
 	engines := fs.String("engines", "sqlite,postgres", "engines to measure, comma-separated")
 	fs.StringVar(&c.Postgres, "pg", envOr("SIREC_BENCH_PG", os.Getenv("SIREC_TEST_PG")), "PostgreSQL server DSN whose user may create databases (env SIREC_BENCH_PG)")
 	sizes := fs.String("sizes", "100000,1000000", "dataset sizes in insured persons, comma-separated")
@@ -53,12 +53,12 @@ func runBench(ctx context.Context, args []string) error {
 	c.Log = os.Stderr
 	c.Progress = progressPrinter()
 	start := time.Now()
-	figs, err := bench.Run(ctx, c)
+	figs, err := suite.Run(ctx, c)
 	fmt.Fprintln(os.Stderr)
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "Measured %s by `%s` in %s.\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), strings.Join(append([]string{"sirec bench"}, args...), " "), time.Since(start).Round(time.Second))
 	fmt.Fprintf(&b, "Machine: %s\n\n", machine(c.Dir))
-	if berr := bench.Markdown(&b, figs); berr != nil {
+	if berr := suite.Markdown(&b, figs); berr != nil {
 		return berr
 	}
 	if err != nil {
