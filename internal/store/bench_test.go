@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -135,4 +136,63 @@ func BenchmarkVerify(b *testing.B) {
 func benchID(i int) string {
 	body := fmt.Sprintf("110105%04d%02d%02d%03d", 1960+i%40, 1+i/1000%12, 1+i%28, i%1000)
 	return body + string(record.IDCheckChar(body))
+}
+
+// BenchmarkPersonRecord reads whole records of random persons (10 years of monthly pension, medical and
+// unemployment contributions each) in parallel: the store's part of a one-person read, without HTTP, the
+// authentication and the query log.
+func BenchmarkPersonRecord(b *testing.B) {
+	for _, engine := range []string{"sqlite", "postgres"} {
+		// The dataset is made once per engine, not once per b.N the sub-benchmark tries.
+		const persons = 2000
+		env := storetest.New(b, engine)
+		{
+			s := env.Store()
+			ctx := context.Background()
+			facts := []record.Fact{&record.EmployerRegistered{CreditCode: employerA, IndustryClass: 1, Name: "基准单位", Region: "350100", RegisteredOn: "2001-01-01"}}
+			for i := 0; i < persons; i++ {
+				facts = append(facts, &record.PersonRegistered{PersonRef: ref(benchID(i)), Name: "基准", Region: "110105", RegisteredOn: "2010-01-01"})
+			}
+			if _, err := s.Record(ctx, "bench:setup", facts); err != nil {
+				b.Fatal(err)
+			}
+			for y := 2015; y < 2025; y++ {
+				batch := make([]record.Fact, 0, persons*36)
+				for m := 1; m <= 12; m++ {
+					for _, typ := range []string{record.Pension, record.Medical, record.Unemployment} {
+						for i := 0; i < persons; i++ {
+							batch = append(batch, &record.ContributionPosted{PersonRef: ref(benchID(i)), Employer: employerA, Period: record.MakePeriod(y, m),
+								Type: typ, Status: record.StatusPaid, Wage: int64(400000 + i*10)})
+						}
+					}
+				}
+				if _, err := s.Record(ctx, "bench:year", batch); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		s := env.Store()
+		ctx := context.Background()
+		keys, err := s.PersonKeys(ctx, 0, persons)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := bench.Quiesce(ctx, s.Driver()); err != nil {
+			b.Fatal(err)
+		}
+		b.Run(engine, func(b *testing.B) {
+			var next atomic.Int64
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					k := keys[int(next.Add(7919))%len(keys)]
+					v, err := s.PersonRecord(ctx, k)
+					if err != nil || len(v.Contributions) != 360 {
+						b.Errorf("person %s: %v", k, err)
+						return
+					}
+				}
+			})
+		})
+	}
 }
