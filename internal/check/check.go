@@ -1,11 +1,15 @@
 // Package check runs the named integrity and compliance checks over the recorded data (R9.2, R11.1): each reads
 // the projections in bounded memory — streamed in person order or aggregated by the database — and reports
-// findings, each naming the person (by key, never by ID number), the rows and what is wrong.
+// findings, each naming the person (by key, never by ID number), the rows and what is wrong, with a stable key
+// so that the same fault found again is recognised. A Runner files the findings as work items (internal/workitem)
+// and records each run; a Scheduler runs the checks inside serve.
 package check
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"sirec/internal/record"
@@ -24,10 +28,14 @@ const (
 type Finding struct {
 	Check    string `json:"check"`
 	Severity string `json:"severity"`
-	Person   string `json:"person,omitempty"`
-	Employer string `json:"employer,omitempty"`
-	Seq      int64  `json:"seq,omitempty"` // the event whose row is at fault, when one is
-	Detail   string `json:"detail"`
+	// Key names the fault within its check by what it is about (rows, persons, months), never by its wording:
+	// the same fault found by a later run has the same key.
+	Key      string        `json:"key"`
+	Person   string        `json:"person,omitempty"`
+	Employer string        `json:"employer,omitempty"`
+	Period   record.Period `json:"period,omitempty"` // the month at fault, when one is
+	Seq      int64         `json:"seq,omitempty"`    // the event whose row is at fault, when one is
+	Detail   string        `json:"detail"`
 }
 
 // Check is one named check.
@@ -41,6 +49,11 @@ type Check struct {
 // Checker runs checks on a store.
 type Checker struct {
 	st *store.Store
+
+	// The state of the check running now: rows read, and the first error emit met.
+	rows     int64
+	emitErr  error
+	progress func(rows int64)
 }
 
 // New returns a checker of a store.
@@ -56,7 +69,8 @@ var Checks = []Check{
 	{"after_death", High, "死亡后缴费或领取待遇：死亡月份之后的缴费或待遇 — contributions or benefits for months after a person's death", afterDeath},
 	{"contributions_after_retirement", Medium, "退休后缴费：退休资格生效后的养老缴费 — pension contributions for months after retirement eligibility began", contributionsAfterRetirement},
 	{"benefits_without_eligibility", High, "无资格领取待遇：待遇发放月份没有相应的待遇资格 — a benefit paid for a month without eligibility of that kind", benefitsWithoutEligibility},
-	{"materials", High, "原始材料缺失或被改动：材料不存在或与其SHA-256不符 — an original material that is missing or no longer matches its SHA-256", materials},
+	{"materials", High, "原始材料缺失或被改动：材料不存在或与其SHA-256不符 — an original material (or a confidentiality agreement) that is missing or no longer matches its SHA-256", materials},
+	{"journal_projections", High, "投影与日志不一致：重放日志得到的数据与现有数据不符，或日志、检查点被改动 — projections that disagree with the journal, or a journal or checkpoint changed (the checks of sirec verify)", journalProjections},
 }
 
 // Names returns the names of the checks.
@@ -68,39 +82,100 @@ func Names() []string {
 	return n
 }
 
-// Progress is told which check runs and how many have finished.
-type Progress func(check string, done, total int)
+// Status is what progress is told: the check running ("" once all are done), how many checks have finished of
+// how many, the rows the running check has read so far, and the findings so far.
+type Status struct {
+	Check    string
+	Done     int
+	Total    int
+	Rows     int64
+	Findings int
+}
 
-// Run runs the named checks (all when names is empty) and returns the findings in check order.
+// Progress is told how a run goes: when each check starts, every progressRows rows it reads, and at the end.
+type Progress func(Status)
+
+// progressRows is how often, in rows read, a running check reports progress.
+const progressRows = 50000
+
+// Stats sums up a run.
+type Stats struct {
+	Rows     int64 // rows read by every check
+	Findings int
+}
+
+// Run runs the named checks (all when names is empty) and returns the findings in check order. It holds every
+// finding in memory; Stream hands them on one by one.
 func (c *Checker) Run(ctx context.Context, names []string, progress Progress) ([]Finding, error) {
+	var out []Finding
+	_, err := c.Stream(ctx, names, progress, func(f Finding) error {
+		out = append(out, f)
+		return nil
+	})
+	return out, err
+}
+
+// Select returns the checks named (all when names is empty), in their order, or an error naming an unknown one.
+func Select(names []string) ([]Check, error) {
+	for _, n := range names {
+		if !contains(Names(), n) {
+			return nil, record.Invalid("check", "check_name", "no check is named %q; the checks are %v", n, Names())
+		}
+	}
 	var todo []Check
 	for _, ch := range Checks {
 		if len(names) == 0 || contains(names, ch.Name) {
 			todo = append(todo, ch)
 		}
 	}
-	for _, n := range names {
-		if !contains(Names(), n) {
-			return nil, record.Invalid("check", "check_name", "no check is named %q; the checks are %v", n, Names())
-		}
+	return todo, nil
+}
+
+// Stream runs the named checks (all when names is empty) and hands each finding to emit as it is found, in check
+// order; memory does not grow with the data or the number of findings. An error from emit stops the run.
+func (c *Checker) Stream(ctx context.Context, names []string, progress Progress, emit func(Finding) error) (Stats, error) {
+	todo, err := Select(names)
+	if err != nil {
+		return Stats{}, err
 	}
-	var out []Finding
+	var st Stats
 	for i, ch := range todo {
+		status := func(rows int64) Status {
+			return Status{Check: ch.Name, Done: i, Total: len(todo), Rows: rows, Findings: st.Findings}
+		}
 		if progress != nil {
-			progress(ch.Name, i, len(todo))
+			progress(status(0))
 		}
-		emit := func(f Finding) {
+		c.rows, c.emitErr = 0, nil
+		c.progress = func(rows int64) {
+			if progress != nil {
+				progress(status(rows))
+			}
+		}
+		each := func(f Finding) {
+			if c.emitErr != nil {
+				return
+			}
 			f.Check, f.Severity = ch.Name, ch.Severity
-			out = append(out, f)
+			if f.Key == "" {
+				f.Key = f.Detail
+			}
+			st.Findings++
+			c.emitErr = emit(f)
 		}
-		if err := ch.run(ctx, c, emit); err != nil {
-			return out, fmt.Errorf("check %s: %w", ch.Name, err)
+		err := ch.run(ctx, c, each)
+		st.Rows += c.rows
+		if err == nil {
+			err = c.emitErr
+		}
+		if err != nil {
+			return st, fmt.Errorf("check %s: %w", ch.Name, err)
 		}
 	}
 	if progress != nil {
-		progress("", len(todo), len(todo))
+		progress(Status{Done: len(todo), Total: len(todo), Findings: st.Findings})
 	}
-	return out, nil
+	return st, nil
 }
 
 func contains(list []string, s string) bool {
@@ -128,8 +203,40 @@ func (c *Checker) query(ctx context.Context, q string, fn func(store.Rows) error
 		if err := fn(rows); err != nil {
 			return err
 		}
+		if c.emitErr != nil {
+			return c.emitErr
+		}
+		c.rows++
+		if c.rows%progressRows == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if c.progress != nil {
+				c.progress(c.rows)
+			}
+		}
 	}
 	return rows.Err()
+}
+
+func key(parts ...any) string {
+	b := make([]byte, 0, 64)
+	for i, p := range parts {
+		if i > 0 {
+			b = append(b, '|')
+		}
+		switch v := p.(type) {
+		case string:
+			b = append(b, v...)
+		case int64:
+			b = strconv.AppendInt(b, v, 10)
+		case record.Period:
+			b = strconv.AppendInt(b, int64(v), 10)
+		default:
+			b = fmt.Append(b, v)
+		}
+	}
+	return string(b)
 }
 
 // missingMonths streams contributions in (person, type, period) order and reports every gap.
@@ -144,7 +251,8 @@ func missingMonths(ctx context.Context, c *Checker, emit func(Finding)) error {
 		}
 		cur := record.Period(period)
 		if p == person && t == typ && cur.Index()-last.Index() > 1 {
-			emit(Finding{Person: p, Detail: fmt.Sprintf("%s: no contribution for %s to %s", t, last.AddMonths(1), cur.AddMonths(-1))})
+			from, to := last.AddMonths(1), cur.AddMonths(-1)
+			emit(Finding{Key: key(p, t, from, to), Person: p, Period: from, Detail: fmt.Sprintf("%s: no contribution for %s to %s", t, from, to)})
 		}
 		person, typ, last = p, t, cur
 		return nil
@@ -159,7 +267,8 @@ func duplicateMonths(ctx context.Context, c *Checker, emit func(Finding)) error 
 		if err := r.Scan(&p, &t, &period, &e, &n, &lo, &hi); err != nil {
 			return err
 		}
-		emit(Finding{Person: p, Employer: e, Seq: hi, Detail: fmt.Sprintf("%s %d paid %d times (events %d to %d)", t, period, n, lo, hi)})
+		emit(Finding{Key: key(p, t, period, e), Person: p, Employer: e, Period: record.Period(period), Seq: hi,
+			Detail: fmt.Sprintf("%s %d paid %d times (events %d to %d)", t, period, n, lo, hi)})
 		return nil
 	})
 }
@@ -175,7 +284,8 @@ func baseOutOfRange(ctx context.Context, c *Checker, emit func(Finding)) error {
 		}
 		set := book.At(region, record.Period(period))
 		if record.Fen(base) < set.Floor() || record.Fen(base) > set.Ceiling() {
-			emit(Finding{Person: p, Seq: seq, Detail: fmt.Sprintf("%s %d: base %s outside %s–%s", t, period, record.Fen(base), set.Floor(), set.Ceiling())})
+			emit(Finding{Key: key(seq), Person: p, Period: record.Period(period), Seq: seq,
+				Detail: fmt.Sprintf("%s %d: base %s outside %s–%s", t, period, record.Fen(base), set.Floor(), set.Ceiling())})
 		}
 		return nil
 	})
@@ -188,7 +298,7 @@ func duplicateIdentities(ctx context.Context, c *Checker, emit func(Finding)) er
 		if err := r.Scan(&a, &name, &birth, &b); err != nil {
 			return err
 		}
-		emit(Finding{Person: a, Detail: fmt.Sprintf("same name, sex and birth date (%s) as person %s", birth, b)})
+		emit(Finding{Key: key(a, b), Person: a, Detail: fmt.Sprintf("same name, sex and birth date (%s) as person %s", birth, b)})
 		return nil
 	})
 }
@@ -203,7 +313,7 @@ func overlappingEnrolments(ctx context.Context, c *Checker, emit func(Finding)) 
 		if err := r.Scan(&p, &t, &a, &b, &s1, &e1, &s2, &e2); err != nil {
 			return err
 		}
-		emit(Finding{Person: p, Seq: b, Detail: fmt.Sprintf("%s enrolments %d (%s–%s) and %d (%s–%s) overlap", t, a, s1, open(e1), b, s2, open(e2))})
+		emit(Finding{Key: key(a, b), Person: p, Seq: b, Detail: fmt.Sprintf("%s enrolments %d (%s–%s) and %d (%s–%s) overlap", t, a, s1, open(e1), b, s2, open(e2))})
 		return nil
 	})
 }
@@ -236,7 +346,7 @@ func afterDeath(ctx context.Context, c *Checker, emit func(Finding)) error {
 				return err
 			}
 			if record.Period(period) > periodOf(death) {
-				emit(Finding{Person: p, Seq: seq, Detail: fmt.Sprintf("%s for %d after death on %s", q.what, period, death)})
+				emit(Finding{Key: key(q.what, seq), Person: p, Period: record.Period(period), Seq: seq, Detail: fmt.Sprintf("%s for %d after death on %s", q.what, period, death)})
 			}
 			return nil
 		})
@@ -256,7 +366,7 @@ func contributionsAfterRetirement(ctx context.Context, c *Checker, emit func(Fin
 			return err
 		}
 		if record.Period(period) >= periodOf(from) {
-			emit(Finding{Person: p, Seq: seq, Detail: fmt.Sprintf("pension contribution for %d; retired from %s", period, from)})
+			emit(Finding{Key: key(seq), Person: p, Period: record.Period(period), Seq: seq, Detail: fmt.Sprintf("pension contribution for %d; retired from %s", period, from)})
 		}
 		return nil
 	})
@@ -301,13 +411,13 @@ func benefitsWithoutEligibility(ctx context.Context, c *Checker, emit func(Findi
 				return nil
 			}
 		}
-		emit(Finding{Person: p, Seq: seq, Detail: fmt.Sprintf("%s benefit for %d without %s eligibility then", kind, period, kind)})
+		emit(Finding{Key: key(seq), Person: p, Period: record.Period(period), Seq: seq, Detail: fmt.Sprintf("%s benefit for %d without %s eligibility then", kind, period, kind)})
 		return nil
 	})
 }
 
 func materials(ctx context.Context, c *Checker, emit func(Finding)) error {
-	return c.query(ctx, `SELECT dm.draft_id, dm.sha256, dm.name, m.sha256 FROM review_draft_materials dm
+	err := c.query(ctx, `SELECT dm.draft_id, dm.sha256, dm.name, m.sha256 FROM review_draft_materials dm
 		LEFT JOIN review_materials m ON m.sha256 = dm.sha256 ORDER BY dm.draft_id, dm.sha256`, func(r store.Rows) error {
 		var draft int64
 		var sha, name string
@@ -315,15 +425,53 @@ func materials(ctx context.Context, c *Checker, emit func(Finding)) error {
 		if err := r.Scan(&draft, &sha, &name, &stored); err != nil {
 			return err
 		}
-		if stored == nil {
-			emit(Finding{Detail: fmt.Sprintf("draft D%06d: material %s (%s) is missing", draft, sha, name)})
-			return nil
-		}
-		if _, err := c.readMaterial(ctx, sha); err != nil {
-			emit(Finding{Detail: fmt.Sprintf("draft D%06d: material %s (%s): %v", draft, sha, name, err)})
-		}
-		return nil
+		what := fmt.Sprintf("draft %s: material %s (%s)", review.DraftID(draft), sha, name)
+		return c.checkMaterial(ctx, key("draft", review.DraftID(draft), sha), what, sha, stored != nil, emit)
 	})
+	if err != nil {
+		return err
+	}
+	// The confidentiality agreements of outside helpers are kept the same way (R11.2, R13).
+	return c.query(ctx, `SELECT a.username, a.sha256, a.name, m.sha256 FROM auth_agreements a
+		LEFT JOIN review_materials m ON m.sha256 = a.sha256 ORDER BY a.username, a.id`, func(r store.Rows) error {
+		var user, sha, name string
+		var stored *string
+		if err := r.Scan(&user, &sha, &name, &stored); err != nil {
+			return err
+		}
+		what := fmt.Sprintf("confidentiality agreement of user %s: %s (%s)", user, sha, name)
+		return c.checkMaterial(ctx, key("agreement", user, sha), what, sha, stored != nil, emit)
+	})
+}
+
+func (c *Checker) checkMaterial(ctx context.Context, k, what, sha string, stored bool, emit func(Finding)) error {
+	if !stored {
+		emit(Finding{Key: k, Detail: what + " is missing"})
+		return nil
+	}
+	if _, err := c.readMaterial(ctx, sha); err != nil {
+		if !errors.Is(err, review.ErrMaterialChanged) {
+			return err
+		}
+		emit(Finding{Key: k, Detail: fmt.Sprintf("%s: %v", what, err)})
+	}
+	return nil
+}
+
+// journalProjections runs what sirec verify runs — signatures, leaf hashes, the tree and a replay of the whole
+// journal into shadow projections — and reports the first disagreement it names.
+func journalProjections(ctx context.Context, c *Checker, emit func(Finding)) error {
+	_, err := store.Verify(ctx, c.st.Driver(), c.st.Keys().Verifier, store.DefaultRules(), func(done, total int64) {
+		c.rows = done
+		if c.progress != nil {
+			c.progress(done)
+		}
+	})
+	if errors.Is(err, store.ErrTampered) {
+		emit(Finding{Key: err.Error(), Detail: err.Error()})
+		return nil
+	}
+	return err
 }
 
 // readMaterial reads a material and checks its hash, through the same code the review service uses.

@@ -3,15 +3,19 @@ package check_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
+	"sirec/internal/auth"
 	"sirec/internal/check"
 	"sirec/internal/demo"
 	"sirec/internal/record"
 	"sirec/internal/review"
 	"sirec/internal/store"
 	"sirec/internal/store/storetest"
+	"sirec/internal/workitem"
 )
 
 func ref(id string) record.PersonRef { return record.PersonRef{IDNumber: id} }
@@ -138,6 +142,93 @@ func TestEachCheckFindsItsPlantedFaultAndNothingInCleanData(t *testing.T) {
 		}
 		if _, err := c.Run(ctx, []string{"no_such_check"}, nil); record.ErrorCode(err) != record.EInvalid {
 			t.Fatalf("unknown check: %v", err)
+		}
+	})
+}
+
+func TestRunnerFilesWorkItemsOnce(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		ctx := context.Background()
+		s := env.Store()
+		if _, err := demo.Generate(ctx, s, demo.Options{Persons: 30, Seed: 9, FromYear: 2022, Years: 2}); err != nil {
+			t.Fatal(err)
+		}
+		cfg := auth.DefaultConfig()
+		cfg.Argon2 = auth.Argon2Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+		items := workitem.New(s, auth.New(s.Driver(), cfg))
+		r := &check.Runner{Store: s, Items: items}
+		var ids []string
+		var rows []store.ContributionView
+		for i := 0; len(ids) < 2 && i < 30; i++ {
+			if id, _, row := contributor(t, s, i); id != "" {
+				ids, rows = append(ids, id), append(rows, row)
+			}
+		}
+		// Two faults: a month withdrawn, and a base changed behind the application's back.
+		if _, err := s.Correct(ctx, "test:plant", rows[0].Seq, &record.EventVoided{Reason: "plant"}); err != nil {
+			t.Fatal(err)
+		}
+		env.Raw(fmt.Sprintf("UPDATE contributions SET base = 100 WHERE seq = %d", rows[1].Seq))
+
+		var progress []check.Status
+		run, err := r.Run(ctx, check.Trigger{Kind: check.TriggerCLI, By: "tester"}, nil, func(st check.Status) { progress = append(progress, st) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		// missing_months, base_out_of_range and journal_projections (the changed base disagrees with the journal).
+		if run.Status != check.RunOK || run.Findings != 3 || run.New != 3 || run.Rows == 0 || len(run.Checks) != len(check.Checks) {
+			t.Fatalf("first run: %+v", run)
+		}
+		if len(progress) < len(check.Checks)+1 || progress[len(progress)-1].Check != "" || progress[len(progress)-1].Done != len(check.Checks) {
+			t.Fatalf("progress: %+v", progress)
+		}
+		again, err := r.Run(ctx, check.Trigger{Kind: check.TriggerCLI, By: "tester"}, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again.New != 0 || again.Seen != 3 || again.Gone != 0 {
+			t.Fatalf("second run filed again: %+v", again)
+		}
+		list, total, err := items.List(ctx, workitem.Filter{Source: check.Source}, workitem.Sort{By: "id"}, 0, 10)
+		if err != nil || total != 3 {
+			t.Fatalf("%d items after two runs, %v", total, err)
+		}
+		for _, it := range list {
+			if it.Status != workitem.StatusOpen || it.FirstRun != run.ID || it.LastRun != again.ID || strings.Contains(it.Detail, ids[0]) {
+				t.Errorf("item %+v", it)
+			}
+		}
+		last, ok, err := r.Last(ctx)
+		if err != nil || !ok || last.ID != again.ID || last.Status != check.RunOK || last.Seen != 3 {
+			t.Fatalf("last run %+v %v", last, err)
+		}
+		// One run at a time: a run still making progress elsewhere refuses a second; an abandoned one does not.
+		now := time.Now().UnixMilli()
+		env.Raw(fmt.Sprintf(`INSERT INTO check_runs (id, trigger_kind, started_by, checks, status, started_at, heartbeat, finished_at, current_check,
+			checks_done, rows_read, findings, new_items, seen_items, gone_items, suppressed, error) VALUES (100, 'cli', 'x', '', 'running', %d, %d, 0, '', 0, 0, 0, 0, 0, 0, 0, '')`, now, now))
+		if _, err := r.Run(ctx, check.Trigger{Kind: check.TriggerCLI, By: "tester"}, []string{"materials"}, nil); record.ErrorCode(err) != record.EConflict {
+			t.Fatalf("second run at once: %v", err)
+		}
+		env.Raw(fmt.Sprintf("UPDATE check_runs SET heartbeat = %d WHERE id = 100", now-int64(40*time.Minute/time.Millisecond)))
+		if _, err := r.Run(ctx, check.Trigger{Kind: check.TriggerCLI, By: "tester"}, []string{"materials"}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if old, _ := r.Get(ctx, 100); old.Status != check.RunFailed || !strings.Contains(old.Error, "abandoned") {
+			t.Fatalf("abandoned run: %+v", old)
+		}
+		// The scheduler starts a run when one is due, and not again within the interval.
+		sched := &check.Scheduler{Runner: r, Every: time.Hour}
+		env.Raw("UPDATE check_runs SET started_at = 0")
+		sched.Once(ctx, slog.New(slog.DiscardHandler))
+		r.Wait()
+		last, _, _ = r.Last(ctx)
+		if last.Trigger != check.TriggerSchedule || last.Status != check.RunOK || last.StartedBy != "scheduler" {
+			t.Fatalf("scheduled run %+v", last)
+		}
+		sched.Once(ctx, slog.New(slog.DiscardHandler))
+		r.Wait()
+		if again, _, _ := r.Last(ctx); again.ID != last.ID {
+			t.Fatalf("a second scheduled run within the interval: %+v", again)
 		}
 	})
 }
