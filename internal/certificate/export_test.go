@@ -1,0 +1,7 @@
+package certificate
+
+// Test hooks.
+var (
+	NewCode   = newCode
+	CheckChar = checkChar
+)
