@@ -49,6 +49,8 @@ start_postgres() {
 }
 
 cleanup() {
+  if [ -n "${MOTO_PID:-}" ]; then kill "$MOTO_PID" >/dev/null 2>&1 || true; wait "$MOTO_PID" 2>/dev/null || true; fi
+  [ -n "${MOTO_LOG:-}" ] && rm -f "$MOTO_LOG"
   if [ -n "${PG_STOP:-}" ]; then "${PG_STOP[@]}" >/dev/null 2>&1 || true; fi
   [ -n "${PGTMP:-}" ] && rm -rf "$PGTMP"
 }
@@ -61,6 +63,47 @@ if [ -z "${SIREC_TEST_PG:-}" ]; then
       exit 1
     fi
     log "PostgreSQL unavailable: its tests will be skipped (set CI=true to make this a failure)"
+  fi
+fi
+
+# An S3-compatible object store for the backup tests (internal/custody): moto's standalone server on 127.0.0.1,
+# with dummy credentials; nothing leaves the machine. Without it those tests skip, or fail with CI=true.
+moto_bin() {
+  local b
+  for b in "$(command -v moto_server 2>/dev/null)" "$HOME/.pyenv/shims/moto_server" /root/.pyenv/shims/moto_server /usr/local/bin/moto_server; do
+    [ -n "$b" ] && [ -x "$b" ] && { echo "$b"; return 0; }
+  done
+  return 1
+}
+
+start_moto() {
+  local bin port i
+  bin=$(moto_bin) || return 1
+  port=$(( 40000 + RANDOM % 20000 ))
+  MOTO_LOG=$(mktemp /tmp/sirec-moto.XXXXXX)
+  "$bin" -H 127.0.0.1 -p "$port" >"$MOTO_LOG" 2>&1 &
+  MOTO_PID=$!
+  for i in $(seq 1 60); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      export SIREC_TEST_S3_ENDPOINT="http://127.0.0.1:$port"
+      export AWS_ACCESS_KEY_ID=sirec-test AWS_SECRET_ACCESS_KEY=sirec-test-secret AWS_EC2_METADATA_DISABLED=true
+      log "S3-compatible test server (moto) on 127.0.0.1:$port"
+      return 0
+    fi
+    kill -0 "$MOTO_PID" 2>/dev/null || break
+    sleep 0.5
+  done
+  cat "$MOTO_LOG" >&2
+  return 1
+}
+
+if [ -z "${SIREC_TEST_S3_ENDPOINT:-}" ]; then
+  if ! start_moto; then
+    if [ "${CI:-}" = true ]; then
+      log "FAIL: an S3-compatible server (moto_server) is required in CI (CI=true) and could not be started"
+      exit 1
+    fi
+    log "moto_server unavailable: the S3 backup tests will be skipped (set CI=true to make this a failure)"
   fi
 fi
 
@@ -84,6 +127,30 @@ if [ -z "${SIREC_TEST_CHROMIUM:-}" ]; then
   else
     log "Chromium unavailable: the browser tests will be skipped (set CI=true to make this a failure)"
   fi
+fi
+
+# pdftotext (Debian's poppler-utils) reads back the statements and certificates the tests print, and the fonts
+# they are printed with: Debian's fonts-droid-fallback (a TrueType CJK font) and fonts-dejavu-core (digits and
+# Latin letters). Without them those tests skip, or fail with CI=true.
+pdf_tools_ok() {
+  command -v pdftotext >/dev/null 2>&1 && [ -f /usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf ] \
+    && [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ]
+}
+if ! pdf_tools_ok; then
+  log "pdftotext or the PDF fonts not found: installing Debian's poppler-utils, fonts-droid-fallback and fonts-dejavu-core"
+  if [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils fonts-droid-fallback fonts-dejavu-core >/dev/null) || true
+  else
+    (sudo -n apt-get update -qq && sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils fonts-droid-fallback fonts-dejavu-core >/dev/null) || true
+  fi
+fi
+if pdf_tools_ok; then
+  log "PDF checks: $(pdftotext -v 2>&1 | head -1)"
+elif [ "${CI:-}" = true ]; then
+  log "FAIL: pdftotext and the PDF fonts are required in CI (CI=true) and could not be installed"
+  exit 1
+else
+  log "pdftotext or the PDF fonts unavailable: the PDF text checks will be skipped (set CI=true to make this a failure)"
 fi
 
 log "go vet"

@@ -23,12 +23,28 @@ var commands = map[string]command{
 	"demo":    {runDemo, "create a deterministic synthetic dataset through the normal append path"},
 	"demo-id": {runDemoID, "print demo person N's citizen ID number: demo-id [--seed S] [N]"},
 	"portal":  {runPortal, "open self-service portal accounts: portal add --kind person|employer …"},
-	"user":    {runUser, "manage users, posts and API tokens: user add|grant|revoke|disable|enable|passwd|list|posts|token"},
+	"user":    {runUser, "manage users, posts, API tokens and outside helpers: user add|grant|revoke|disable|enable|passwd|list|posts|token|external|agreement"},
 	"verify":  {runVerify, "check the journal, its signed checkpoints and the projections for tampering"},
 	"rebuild": {runRebuild, "drop and rebuild the projections from the journal"},
-	"check":   {runCheck, "check an identifier (check id VALUE | check uscc VALUE) or the data (check data)"},
+	"check":   {runCheck, "check an identifier (check id VALUE | check uscc VALUE) or the data, filing work items (check data)"},
 	"bench":   {runBench, "run the benchmark suite on SQLite and PostgreSQL and write a Markdown table (docs/BENCHMARKS.md)"},
 	"calc":    {runCalc, "the agency's calculator: calc pension|account|contribution|retirement (JSON on stdin)"},
+	"backup":  {runBackup, "back up to file:///PATH or s3://…: backup --to URL | backup verify URL | backup list | backup keygen"},
+	"restore": {runRestore, "restore a backup into an empty database and prove it: restore URL --db DSN"},
+	"migrate": {runMigrate, "move everything between engines and prove it: migrate --from DSN --to DSN"},
+
+	// Reconciliation with other departments (docs/FEEDS.md).
+	"import":      {runImport, "import another department's feed: import feed --kind KIND FILE (docs/FEEDS.md)"},
+	"reconcile":   {runReconcile, "reconcile an imported feed with the record: reconcile FEED [--export FILE] | reconcile --list"},
+	"institution": {runInstitution, "service institutions and their machine accounts: institution add|list|token"},
+
+	// Query and use (docs/QUERY.md).
+	"statements": {runStatements, "issue the yearly rights statements of a year: statements --year Y [--out DIR]"},
+	"querylog":   {runQueryLog, "the query log: querylog verify | seal | export --format csv|xlsx"},
+
+	// Transfers between regions (docs/TRANSFER.md).
+	"agency":   {runAgency, "this agency's identity and the trust list of other agencies: agency show|set|trust add|list|remove|log"},
+	"transfer": {runTransfer, "transfers between regions: transfer list|show|export|import|deliver|resend|refusals"},
 }
 
 // exitError carries an exit code other than 1.

@@ -14,9 +14,11 @@ import (
 	"sirec/internal/api"
 	"sirec/internal/auth"
 	"sirec/internal/demo"
+	"sirec/internal/queryuse"
 	"sirec/internal/record"
 	"sirec/internal/review"
 	"sirec/internal/store"
+	"sirec/internal/transfer"
 	"sirec/internal/web"
 )
 
@@ -30,8 +32,20 @@ func runServe(ctx context.Context, args []string) error {
 	withDemo := fs.Bool("demo", false, "fill an empty database with demo data first")
 	persons := fs.Int("demo-persons", 200, "persons in the demo dataset")
 	seed := fs.Uint64("demo-seed", 1, "seed of the demo dataset")
+	var cf custodyFlags
+	cf.register(fs)
+	var ck checkFlags
+	ck.register(fs)
+	var ff fontFlags
+	ff.register(fs)
+	var vf verifyFlags
+	vf.register(fs)
+	publicURL := fs.String("public-url", os.Getenv("SIREC_PUBLIC_URL"), "the agency's public address that certificates' QR codes point at, e.g. https://si.example.gov.cn (env SIREC_PUBLIC_URL; default: the address a request came to)")
 	if err := fs.Parse(args); err != nil {
 		return &exitError{code: 2}
+	}
+	if err := ck.Validate(); err != nil {
+		return err
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	s, err := c.open(ctx, true)
@@ -40,6 +54,11 @@ func runServe(ctx context.Context, args []string) error {
 	}
 	defer s.Close()
 	users := auth.New(s.Driver(), auth.DefaultConfig())
+	qu := queryuse.New(s, review.New(s), queryuse.Options{FontCJK: ff.CJK, FontLatin: ff.Latin, PublicURL: *publicURL})
+	sched, err := cf.scheduler(s, c.Keys, logger)
+	if err != nil {
+		return err
+	}
 	if *withDemo {
 		if err := fillDemo(ctx, s, *persons, *seed); err != nil {
 			return err
@@ -55,8 +74,10 @@ func runServe(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	checks := ck.start(ctx, s, users, logger)
+	transfers := transfer.New(s, nil, transfer.Config{Logger: logger}) // transfers between regions (docs/TRANSFER.md)
 	srv := &http.Server{
-		Handler:           web.Mount(web.Config{Store: s, Auth: users, Review: review.New(s), Logger: logger}, (&api.Server{Store: s, Auth: users, Review: review.New(s), Calc: calculator(s), Logger: logger, QueryLog: queryLog(s)}).Handler()),
+		Handler:           web.Mount(web.Config{Context: ctx, VerifyEvery: vf.every, QueryUse: qu, Custody: sched, Checks: checks, Store: s, Auth: users, Review: review.New(s), Logger: logger}, (&api.Server{QueryUse: qu, Custody: sched, Checks: checks, Store: s, Auth: users, Review: review.New(s), Calc: calculator(s), Logger: logger, QueryLog: queryLog(s), Transfer: transfers}).Handler()),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	go func() {
@@ -65,6 +86,12 @@ func runServe(ctx context.Context, args []string) error {
 		defer cancel()
 		srv.Shutdown(sctx)
 	}()
+	if sched != nil {
+		go sched.Run(ctx)
+	}
+	// The transfer outbox: packages and acknowledgements to other agencies, retried until answered.
+	go transfers.Run(ctx)
+	go qu.SealEvery(ctx, time.Minute, logger) // the query log's head is signed within a minute of each read
 	logger.Info("sirec serving", "addr", "http://"+ln.Addr().String(), "db", c.DB, "region", s.Region())
 	fmt.Printf("sirec is serving on http://%s — staff console: http://%[1]s/console/ · portal: http://%[1]s/portal/ · API: /api/v1/openapi.json\n", ln.Addr())
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -20,12 +20,18 @@ import (
 
 const userUsage = `usage: sirec user COMMAND [flags]
 
-  add USERNAME --name NAME [--post P,P…] [--external] [--password-file FILE]
-                               add a user; the password comes from the file or stdin
+  add USERNAME --name NAME [--post P,P…] [--external [--agreement FILE --signed DATE --expires DATE]] [--password-file FILE]
+                               add a user; the password comes from the file or stdin. An outside helper
+                               (--external) without a confidentiality agreement is created disabled (R11.2)
   grant USERNAME POST…         give posts (S1: administrators hold no business or query post)
   revoke USERNAME POST…        take posts away
   disable USERNAME             withdraw access at once: sessions end, API tokens are revoked (S2)
-  enable USERNAME              let a disabled or locked-out user sign in again
+  enable USERNAME              let a disabled or locked-out user sign in again (an outside helper only with a
+                               confidentiality agreement in force)
+  external USERNAME yes|no     mark a user as an outside helper, or as the agency's own staff
+  agreement add USERNAME --file FILE --signed YYYY-MM-DD --expires YYYY-MM-DD
+                               file a signed confidentiality agreement; the document is kept by SHA-256
+  agreement list USERNAME      list a user's confidentiality agreements
   passwd USERNAME [--password-file FILE]
                                set a password (ends the user's sessions)
   list [--offset N] [--limit N]
@@ -69,6 +75,10 @@ func userCommand(ctx context.Context, args []string, stdin io.Reader, stdout, st
 		return u.disableOrEnable(ctx, "enable", args)
 	case "passwd":
 		return u.passwd(ctx, args)
+	case "external":
+		return u.external(ctx, args)
+	case "agreement":
+		return u.agreement(ctx, args)
 	case "list":
 		return u.list(ctx, args)
 	case "posts":
@@ -155,8 +165,11 @@ func (u *userCLI) add(ctx context.Context, args []string) error {
 	display := fs.String("name", "", "display name, e.g. 王芳 (required)")
 	postList := fs.String("post", "", "posts, comma-separated (see: sirec user posts)")
 	external := fs.Bool("external", false, "an outsider such as a contractor's engineer (R11.2)")
+	agreementFile := fs.String("agreement", "", "an outside helper's signed confidentiality agreement (a file), with --signed and --expires")
+	signed := fs.String("signed", "", "the agreement's signing date, YYYY-MM-DD")
+	expires := fs.String("expires", "", "the agreement's last valid day, YYYY-MM-DD")
 	pwFile := fs.String("password-file", "", "read the password from this file instead of stdin")
-	pos, err := u.parse(fs, args, 1, 1, "add USERNAME --name NAME [--post P,P…] [--external] [--password-file FILE]")
+	pos, err := u.parse(fs, args, 1, 1, "add USERNAME --name NAME [--post P,P…] [--external [--agreement FILE --signed DATE --expires DATE]] [--password-file FILE]")
 	if err != nil {
 		return err
 	}
@@ -184,6 +197,15 @@ func (u *userCLI) add(ctx context.Context, args []string) error {
 	}
 	defer closeDB()
 	nu := auth.NewUser{Username: pos[0], DisplayName: *display, Password: password, Posts: posts, External: *external}
+	if *agreementFile != "" {
+		probe := auth.AgreementSpec{SHA256: strings.Repeat("0", 64), Name: *agreementFile, SignedOn: *signed, ExpiresOn: *expires}
+		if err := probe.Validate(svc.Today(time.Now())); err != nil {
+			return record.WithField("agreement", err)
+		}
+		if nu.Agreement, err = u.storeDocument(ctx, *agreementFile, *signed, *expires); err != nil {
+			return err
+		}
+	}
 	usr, err := svc.AddUser(ctx, nu, u.actor, time.Now())
 	if err != nil {
 		return err
@@ -194,6 +216,11 @@ func (u *userCLI) add(ctx context.Context, args []string) error {
 	}
 	if usr.External {
 		fmt.Fprintln(u.stdout, "  external 外部人员: yes 是")
+		if usr.Disabled {
+			fmt.Fprintf(u.stdout, "  disabled until a confidentiality agreement is on file (R11.2) · 登记保密协议前账号停用: sirec user agreement add %s --file … --signed … --expires …, then sirec user enable %s\n", usr.Username, usr.Username)
+		} else {
+			fmt.Fprintf(u.stdout, "  confidentiality agreement 保密协议 valid until 有效期至 %s\n", usr.AgreementExpires)
+		}
 	}
 	return nil
 }
@@ -328,6 +355,11 @@ func (u *userCLI) list(ctx context.Context, args []string) error {
 		}
 		if usr.External {
 			status += ", external 外部"
+			if usr.AgreementExpires != "" {
+				status += ", agreement until 协议至 " + usr.AgreementExpires
+			} else {
+				status += ", no agreement 无保密协议"
+			}
 		}
 		if len(posts) == 0 {
 			posts = []string{"-"}

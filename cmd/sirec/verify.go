@@ -2,12 +2,15 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"time"
 
 	"sirec/internal/keyring"
 	"sirec/internal/store"
+	"sirec/internal/web"
 )
 
 // runVerify checks the journal against its Merkle tree and the signed checkpoints, and the projections against
@@ -19,6 +22,7 @@ func runVerify(ctx context.Context, args []string) error {
 	c.register(fs)
 	quiet := fs.Bool("quiet", false, "print no progress")
 	journalOnly := fs.Bool("journal-only", false, "check the journal and its signed checkpoints only, not the projections (faster)")
+	keep := fs.Bool("record", true, "keep the outcome of a full verification in the database, for the console's journal page")
 	if err := fs.Parse(args); err != nil {
 		return &exitError{code: 2}
 	}
@@ -44,6 +48,7 @@ func runVerify(ctx context.Context, args []string) error {
 		}
 	}
 	var rep store.VerifyReport
+	started := time.Now()
 	if *journalOnly {
 		rep, err = store.VerifyJournal(ctx, d, v, progress)
 	} else {
@@ -51,6 +56,11 @@ func runVerify(ctx context.Context, args []string) error {
 	}
 	if !*quiet {
 		fmt.Fprintln(os.Stderr)
+	}
+	if *keep && !*journalOnly && (err == nil || errors.Is(err, store.ErrTampered)) {
+		if rerr := web.RecordVerifyRun(ctx, d, verifyRun(started, rep, err)); rerr != nil {
+			fmt.Fprintln(os.Stderr, "verify: the outcome could not be kept in the database:", rerr)
+		}
 	}
 	if err != nil {
 		fmt.Println("FAIL", err)
@@ -63,6 +73,18 @@ func runVerify(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("ok events=%d root=%s\n", rep.Events, rep.RootHex())
 	return nil
+}
+
+// verifyRun is the outcome of a verification as the console lists it.
+func verifyRun(started time.Time, rep store.VerifyReport, err error) web.VerifyRun {
+	r := web.VerifyRun{StartedAt: started, FinishedAt: time.Now(), Actor: web.VerifyByCLI, OK: err == nil, Events: rep.Events,
+		Checkpoints: int64(rep.Checkpoints), Rows: sum(rep.Rows)}
+	if err == nil {
+		r.Root = rep.RootHex()
+	} else {
+		r.Message = err.Error()
+	}
+	return r
 }
 
 func sum(m map[string]int64) int64 {

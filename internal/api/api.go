@@ -16,9 +16,13 @@ import (
 	"time"
 
 	"sirec/internal/auth"
+	"sirec/internal/check"
+	"sirec/internal/custody"
+	"sirec/internal/queryuse"
 	"sirec/internal/record"
 	"sirec/internal/review"
 	"sirec/internal/store"
+	"sirec/internal/transfer"
 )
 
 // Calculator runs one named calculation on a JSON input (the rules engine's calculator).
@@ -35,6 +39,16 @@ type Server struct {
 	// QueryLog registers a read of a person's data by the caller (Q7) before it is answered; a read that cannot
 	// be registered is not answered.
 	QueryLog func(ctx context.Context, actor, person, page, fields, purpose string) error
+	// Transfer runs transfers between regions; nil means one with the default settings on Store.
+	Transfer *transfer.Service
+	// Custody is the backup and drill schedule serve runs, nil for none; the custody routes show the custody log
+	// either way.
+	Custody *custody.Scheduler
+	// Checks runs the data checks (shared with serve's scheduler); nil means a runner of its own on Store.
+	Checks *check.Runner
+	// QueryUse are statements, certificates, objections, proxies, applications and statistics (Q1–Q7); nil
+	// means the defaults on Store (queryuse.For).
+	QueryUse *queryuse.Services
 }
 
 // logQuery registers a read of person's data; without a query log configured every read is refused.
@@ -69,14 +83,14 @@ var (
 	reviewers = []auth.Post{auth.PostInitialReviewer, auth.PostReviewer, auth.PostRechecker, auth.PostApprover}
 	draftSeen = append(slices.Clone(business), auth.PostSupervisor)
 	anyone    = []auth.Post{auth.PostCollector, auth.PostInitialReviewer, auth.PostReviewer, auth.PostRechecker, auth.PostApprover,
-		auth.PostMaintainer, auth.PostSupervisor, auth.PostSysadmin, auth.PostDBAdmin, auth.PostQuery}
+		auth.PostMaintainer, auth.PostSupervisor, auth.PostSysadmin, auth.PostDBAdmin, auth.PostQuery, auth.PostInstitution}
 	makers = []auth.Post{auth.PostCollector, auth.PostMaintainer}
 	admins = []auth.Post{auth.PostSysadmin}
 	audit  = []auth.Post{auth.PostSupervisor}
 )
 
 func (s *Server) routes() []route {
-	return []route{
+	return append([]route{
 		{"GET", "/healthz", "Service health and journal size", nil, "", "", s.health},
 		{"GET", "/api/v1/openapi.json", "This OpenAPI 3 document", nil, "", "", s.openapi},
 		{"GET", "/api/v1/checkpoint", "The latest signed checkpoint of the journal (C2SP signed note)", nil, "", "", s.checkpoint},
@@ -105,7 +119,7 @@ func (s *Server) routes() []route {
 		{"GET", "/api/v1/auth/log", "The authentication and user-management log (paged)", audit, auth.ScopeLogsRead, "", s.authLog},
 		{"GET", "/api/v1/maintenance/log", "Search the maintenance log: person, user, type, from, to (YYYY-MM-DD); paged", draftSeen, auth.ScopeDraftsRead, "", s.maintenanceLog},
 		{"GET", "/api/v1/maintenance/log/export", "Export the maintenance log as format=csv or xlsx, with the same filters", draftSeen, auth.ScopeDraftsRead, "", s.maintenanceExport},
-	}
+	}, append(append(append(append(append(s.transferRoutes(), s.custodyRoutes()...), s.maintenanceRoutes()...), s.feedRoutes()...), s.queryUseRoutes()...), s.institutionRoutes()...)...)
 }
 
 // Handler returns the router.

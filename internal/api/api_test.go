@@ -17,12 +17,14 @@ import (
 
 	"sirec/internal/api"
 	"sirec/internal/auth"
+	"sirec/internal/check"
 	"sirec/internal/record"
 	"sirec/internal/review"
 	"sirec/internal/rules"
 	"sirec/internal/store"
 	"sirec/internal/store/storetest"
 	"sirec/internal/web"
+	"sirec/internal/workitem"
 )
 
 var cheap = auth.Argon2Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
@@ -48,6 +50,9 @@ func newFixture(t *testing.T, env *storetest.Env) *fixture {
 			return web.AppendQuery(ctx, st.Driver(), web.QueryEntry{At: time.Now(), ActorKind: web.ActorStaff, Actor: actor,
 				Person: person, Page: page, Fields: fields, Purpose: purpose})
 		}}
+	// Check runs started through the API run in the background; the test waits for them before the store closes.
+	s.Checks = &check.Runner{Store: st, Items: workitem.New(st, users), Logger: s.Logger}
+	t.Cleanup(s.Checks.Wait)
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	f := &fixture{srv: srv, st: st, tokens: map[auth.Post]string{}}

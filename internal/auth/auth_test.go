@@ -36,6 +36,7 @@ func newService(t *testing.T, env *storetest.Env) fixture {
 	}
 	cfg := auth.DefaultConfig()
 	cfg.Argon2 = cheap
+	cfg.Location = time.UTC // agreements' dates are read in UTC here, whatever the machine's zone
 	return fixture{auth.New(d, cfg), d}
 }
 
@@ -458,7 +459,7 @@ func TestTokenScopes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := []auth.Scope{auth.ScopePersonsRead, auth.ScopeEmployersRead, auth.ScopeDraftsRead, auth.ScopeDraftsWrite, auth.ScopeCalc}
+		want := []auth.Scope{auth.ScopePersonsRead, auth.ScopeEmployersRead, auth.ScopeDraftsRead, auth.ScopeDraftsWrite, auth.ScopeCalc, auth.ScopeFeedsWrite}
 		if !slices.Equal(sp.Scopes, want) || sp.TokenID != "" {
 			t.Fatalf("session scopes %v; want %v", sp.Scopes, want)
 		}
@@ -619,8 +620,9 @@ func TestUserValidation(t *testing.T) {
 		if err != nil || !ext.External {
 			t.Fatal(err)
 		}
+		// An outside helper added without a confidentiality agreement is created disabled (R11.2).
 		got, err := f.GetUser(ctx, "vendor1")
-		if err != nil || !got.External || got.DisplayName != "外包工程师" || got.Disabled || !got.CreatedAt.Equal(t0) {
+		if err != nil || !got.External || got.DisplayName != "外包工程师" || !got.Disabled || !got.CreatedAt.Equal(t0) {
 			t.Fatalf("user %+v %v", got, err)
 		}
 	})

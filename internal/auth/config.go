@@ -15,6 +15,9 @@ type Config struct {
 	SessionLifetime  time.Duration // a session ends this long after sign-in, used or not
 	MaxTokenLifetime time.Duration // the longest an API token may be valid
 	Argon2           Argon2Params  // password hashing cost; tests use a cheap setting
+	// Location is the agency's time zone, in which confidentiality agreements' dates are civil dates; nil means
+	// time.Local.
+	Location *time.Location
 }
 
 // DefaultConfig returns the production settings: 5 failures lock an account for 15 minutes; sessions end

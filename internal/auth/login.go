@@ -84,6 +84,7 @@ type loginState struct {
 	counted     bool // a row in auth_lockouts exists
 	hash        string
 	disabled    bool
+	external    bool
 	failures    int64
 	lastFailure int64
 	lockedUntil int64
@@ -91,11 +92,11 @@ type loginState struct {
 
 func loadLoginState(ctx context.Context, tx store.Tx, name string) (loginState, error) {
 	var st loginState
-	var disabled int64
-	err := tx.QueryRow(ctx, "SELECT password, disabled FROM auth_users WHERE username = $1", name).Scan(&st.hash, &disabled)
+	var disabled, external int64
+	err := tx.QueryRow(ctx, "SELECT password, disabled, external FROM auth_users WHERE username = $1", name).Scan(&st.hash, &disabled, &external)
 	switch {
 	case err == nil:
-		st.exists, st.disabled = true, disabled != 0
+		st.exists, st.disabled, st.external = true, disabled != 0, external != 0
 	case !errors.Is(err, store.ErrNoRows):
 		return st, err
 	}
@@ -189,6 +190,18 @@ func (s *Service) Login(ctx context.Context, username, password string, now time
 		if ok && cur.disabled {
 			result = record.Errorf(record.EUnauthorized, "account %s is disabled; ask a system administrator", name)
 			return appendLog(ctx, tx, now, name, ActionLoginFailed, name, "refused: account disabled")
+		}
+		if ok && cur.external {
+			// An outside helper signs in only while a confidentiality agreement is in force (R11.2).
+			if _, valid, err := validAgreement(ctx, tx, name, s.today(now)); err != nil {
+				return err
+			} else if !valid {
+				result = errAgreementEnded(name)
+				if err := appendLog(ctx, tx, now, name, ActionLoginFailed, name, "refused: no confidentiality agreement in force"); err != nil {
+					return err
+				}
+				return disableTx(ctx, tx, name, ExpiryActor, "no confidentiality agreement in force (R11.2)", now)
+			}
 		}
 		if !ok {
 			result = errBadLogin
@@ -294,9 +307,16 @@ func (s *Service) Authenticate(ctx context.Context, token string, now time.Time)
 		return Principal{}, err
 	}
 	idleEnd := lastSeen + s.cfg.IdleTimeout.Milliseconds()
-	switch {
-	case disabled != 0:
+	if disabled != 0 {
 		return Principal{}, errNoCredentials
+	}
+	if external != 0 {
+		// An outside helper's access ends the moment the confidentiality agreement does (R11.2).
+		if err := s.agreementInForce(ctx, p.Username, now); err != nil {
+			return Principal{}, err
+		}
+	}
+	switch {
 	case ms(now) >= expires:
 		return Principal{}, record.Errorf(record.EUnauthorized, "the session has ended (sessions last at most %s); sign in again", humanDuration(s.cfg.SessionLifetime))
 	case ms(now) >= idleEnd:

@@ -23,6 +23,9 @@ const (
 	PostSysadmin        Post = "sysadmin"         // 系统管理员: manages users and the system (information unit)
 	PostDBAdmin         Post = "dbadmin"          // 数据库管理员: keeps the database sound (information unit)
 	PostQuery           Post = "query"            // 查询: reads records to answer queries
+	// PostInstitution is held by the machine account of a service institution under agreement (服务机构, R5.3):
+	// it submits its kind of information, and reads nothing.
+	PostInstitution Post = "institution"
 )
 
 // PostKind groups posts for the separation of duties.
@@ -34,6 +37,8 @@ const (
 	KindQuery      PostKind = "query"      // answering queries
 	KindSupervisor PostKind = "supervisor" // the supervising department: neither business nor admin
 	KindAdmin      PostKind = "admin"      // the information unit
+	// KindInstitution is a service institution outside the agency: its post is never held with any other.
+	KindInstitution PostKind = "institution"
 )
 
 // PostInfo describes a post.
@@ -50,16 +55,18 @@ var readScopes = []Scope{ScopePersonsRead, ScopeEmployersRead}
 // Posts lists every post in the order of the workflow, with its display names and the scopes a session of a
 // user holding it has.
 var Posts = []PostInfo{
-	{PostCollector, KindBusiness, "采集经办", "Collector", scopes(readScopes, ScopeDraftsRead, ScopeDraftsWrite, ScopeCalc)},
+	{PostCollector, KindBusiness, "采集经办", "Collector", scopes(readScopes, ScopeDraftsRead, ScopeDraftsWrite, ScopeCalc, ScopeFeedsWrite)},
 	{PostInitialReviewer, KindBusiness, "初审", "Initial reviewer", scopes(readScopes, ScopeDraftsRead, ScopeReviewInitial, ScopeCalc)},
 	{PostReviewer, KindBusiness, "审核", "Reviewer", scopes(readScopes, ScopeDraftsRead, ScopeReviewReview, ScopeCalc)},
 	{PostRechecker, KindBusiness, "复核", "Re-checker", scopes(readScopes, ScopeDraftsRead, ScopeReviewRecheck, ScopeCalc)},
 	{PostApprover, KindBusiness, "审批", "Approver", scopes(readScopes, ScopeDraftsRead, ScopeReviewApprove, ScopeCalc)},
-	{PostMaintainer, KindBusiness, "数据维护", "Data maintainer", scopes(readScopes, ScopeDraftsRead, ScopeDraftsWrite, ScopeMaintain, ScopeCalc)},
+	{PostMaintainer, KindBusiness, "数据维护", "Data maintainer", scopes(readScopes, ScopeDraftsRead, ScopeDraftsWrite, ScopeMaintain, ScopeCalc, ScopeFeedsWrite)},
 	{PostSupervisor, KindSupervisor, "监督", "Supervisor", scopes(readScopes, ScopeDraftsRead, ScopeLogsRead)},
 	{PostSysadmin, KindAdmin, "系统管理员", "System administrator", []Scope{ScopeUsersAdmin}},
 	{PostDBAdmin, KindAdmin, "数据库管理员", "Database administrator", []Scope{ScopeStoreVerify, ScopeStoreBackup}},
 	{PostQuery, KindQuery, "查询", "Query", scopes(readScopes, ScopeCalc)},
+	{PostInstitution, KindInstitution, "服务机构", "Service institution",
+		[]Scope{ScopeSubmitMedical, ScopeSubmitPharmacy, ScopeSubmitRehab, ScopeSubmitDevice, ScopeSubmitBank}},
 }
 
 func scopes(base []Scope, more ...Scope) []Scope {
@@ -123,15 +130,21 @@ func postNames() string {
 func CheckSeparation(posts []Post, add Post) error {
 	for _, p := range posts {
 		if conflicting(p, add) {
+			why := ": administrators may not also be business or query users (S1)"
+			if p.Kind() == KindInstitution || add.Kind() == KindInstitution {
+				why = ": a service institution's machine account holds no other post (R5.3)"
+			}
 			return &record.Error{Code: record.EConflict, Field: "post", Rule: "separation_of_duties",
-				Message: "post " + add.Label() + " cannot be held together with " + p.Label() +
-					": administrators may not also be business or query users (S1)"}
+				Message: "post " + add.Label() + " cannot be held together with " + p.Label() + why}
 		}
 	}
 	return nil
 }
 
 func conflicting(a, b Post) bool {
+	if a != b && (a.Kind() == KindInstitution || b.Kind() == KindInstitution) {
+		return true // a service institution's account is no agency user at all
+	}
 	userSide := func(p Post) bool { return p.IsBusiness() || p.IsQuery() }
 	return a.IsAdmin() && userSide(b) || userSide(a) && b.IsAdmin()
 }

@@ -47,6 +47,16 @@ const (
 	ScopeStoreVerify Scope = "store:verify"
 	// ScopeStoreBackup allows taking backups and testing that they restore (R9.2, R9.3).
 	ScopeStoreBackup Scope = "store:backup"
+	// ScopeFeedsWrite allows importing other departments' feeds and reconciling them with the record (核对, R5.2).
+	// Nothing becomes record this way: each difference becomes a work item.
+	ScopeFeedsWrite Scope = "feeds:write"
+	// The submission scopes of service institutions under agreement (R5.3): each allows submitting one kind of
+	// information, which is checked and lands as a draft for review.
+	ScopeSubmitMedical  Scope = "submit:medical"          // 定点医疗机构: medical settlements
+	ScopeSubmitPharmacy Scope = "submit:pharmacy"         // 定点零售药店: pharmacy settlements
+	ScopeSubmitRehab    Scope = "submit:rehabilitation"   // 工伤康复机构: work-injury rehabilitation
+	ScopeSubmitDevice   Scope = "submit:assistive_device" // 辅助器具配置机构: assistive-device fittings
+	ScopeSubmitBank     Scope = "submit:bank"             // 金融机构: failed benefit payments
 )
 
 // ScopeInfo describes a scope.
@@ -71,6 +81,12 @@ var Scopes = []ScopeInfo{
 	{ScopeUsersAdmin, "manage users, posts and API tokens"},
 	{ScopeStoreVerify, "verify the journal and projections"},
 	{ScopeStoreBackup, "take and test backups"},
+	{ScopeFeedsWrite, "import other departments' feeds and reconcile them with the record"},
+	{ScopeSubmitMedical, "submit medical settlements (service institution)"},
+	{ScopeSubmitPharmacy, "submit pharmacy settlements (service institution)"},
+	{ScopeSubmitRehab, "submit work-injury rehabilitation records (service institution)"},
+	{ScopeSubmitDevice, "submit assistive-device fittings (service institution)"},
+	{ScopeSubmitBank, "report failed benefit payments (bank)"},
 }
 
 // Known reports whether s is one of Scopes.

@@ -55,10 +55,14 @@ type User struct {
 	DisplayName string
 	Posts       []Post // in the order of Posts
 	Disabled    bool
-	// External marks an outsider, such as a contractor's engineer, who may only assist (R11.2).
-	External  bool
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	// External marks an outsider, such as a contractor's engineer, who may only assist (R11.2): such a user is
+	// enabled only while a signed confidentiality agreement is on file and valid (see agreement.go).
+	External bool
+	// AgreementExpires is the last day of the user's latest confidentiality agreement (YYYY-MM-DD), "" when none
+	// is on file.
+	AgreementExpires string
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
 	// LockedUntil is when the lockout after failed sign-ins ends; the account is locked while it is in the
 	// future. Zero when there is none.
 	LockedUntil time.Time
@@ -71,6 +75,9 @@ type NewUser struct {
 	Password    string
 	Posts       []Post
 	External    bool
+	// Agreement is the outside helper's confidentiality agreement, already stored as a material. An external user
+	// added without one is created disabled, and cannot be enabled until one is on file (R11.2).
+	Agreement *AgreementSpec
 }
 
 // Validate checks u.
@@ -84,7 +91,17 @@ func (u NewUser) Validate() error {
 	if err := ValidatePassword(u.Username, u.Password); err != nil {
 		return err
 	}
-	return ValidatePosts(u.Posts)
+	if err := ValidatePosts(u.Posts); err != nil {
+		return err
+	}
+	if u.External {
+		for _, p := range u.Posts {
+			if err := checkExternalPost(p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // ValidateUsername checks a username: 3 to 32 characters of a–z, 0–9, '.', '_' and '-' (field "username").
@@ -234,6 +251,13 @@ func (s *Service) addUser(ctx context.Context, u NewUser, actor string, now time
 		return User{}, err
 	}
 	sortPosts(u.Posts)
+	if u.Agreement != nil {
+		if err := u.Agreement.Validate(s.today(now)); err != nil {
+			return User{}, record.WithField("agreement", err)
+		}
+	}
+	// An outside helper without a confidentiality agreement on file is created disabled (R11.2).
+	disabled := u.External && u.Agreement == nil
 	h, err := s.hash(ctx, u.Password)
 	if err != nil {
 		return User{}, err
@@ -256,7 +280,7 @@ func (s *Service) addUser(ctx context.Context, u NewUser, actor string, now time
 			return &record.Error{Code: record.EConflict, Field: "username", Rule: "unique", Message: fmt.Sprintf("user %s already exists", u.Username)}
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO auth_users (username, display_name, password, disabled, external, created_at, updated_at)
-			VALUES ($1, $2, $3, 0, $4, $5, $5)`, u.Username, u.DisplayName, h, b2i(u.External), ms(now)); err != nil {
+			VALUES ($1, $2, $3, $4, $5, $6, $6)`, u.Username, u.DisplayName, h, b2i(disabled), b2i(u.External), ms(now)); err != nil {
 			return err
 		}
 		for _, p := range u.Posts {
@@ -265,16 +289,31 @@ func (s *Service) addUser(ctx context.Context, u NewUser, actor string, now time
 			}
 		}
 		detail := fmt.Sprintf("display name %q; posts: %s", u.DisplayName, postList(u.Posts))
-		if u.External {
-			detail += "; external"
+		switch {
+		case disabled:
+			detail += "; external: disabled until a confidentiality agreement is on file"
+		case u.External:
+			detail += "; external, confidentiality agreement valid until " + u.Agreement.ExpiresOn
 		}
-		return appendLog(ctx, tx, now, actor, ActionUserAdd, u.Username, detail)
+		if err := appendLog(ctx, tx, now, actor, ActionUserAdd, u.Username, detail); err != nil {
+			return err
+		}
+		if u.Agreement != nil {
+			if _, err := insertAgreement(ctx, tx, u.Username, *u.Agreement, actor, now); err != nil {
+				return record.WithField("agreement", err)
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return User{}, err
 	}
-	return User{Username: u.Username, DisplayName: u.DisplayName, Posts: u.Posts, External: u.External,
-		CreatedAt: fromMS(ms(now)), UpdatedAt: fromMS(ms(now))}, nil
+	out := User{Username: u.Username, DisplayName: u.DisplayName, Posts: u.Posts, External: u.External, Disabled: disabled,
+		CreatedAt: fromMS(ms(now)), UpdatedAt: fromMS(ms(now))}
+	if u.Agreement != nil {
+		out.AgreementExpires = u.Agreement.ExpiresOn
+	}
+	return out, nil
 }
 
 func insertPost(ctx context.Context, tx store.Tx, username string, p Post, actor string, now time.Time) error {
@@ -314,6 +353,11 @@ func (s *Service) Grant(ctx context.Context, username string, post Post, actor s
 		}
 		if err := CheckSeparation(u.Posts, post); err != nil {
 			return err
+		}
+		if u.External {
+			if err := checkExternalPost(post); err != nil {
+				return err
+			}
 		}
 		if err := insertPost(ctx, tx, username, post, actor, now); err != nil {
 			return err
@@ -394,20 +438,29 @@ func (s *Service) Disable(ctx context.Context, username, actor string, now time.
 				return err
 			}
 		}
-		if _, err := tx.Exec(ctx, "UPDATE auth_users SET disabled = 1, updated_at = $1 WHERE username = $2", ms(now), username); err != nil {
-			return err
-		}
-		sessions, err := tx.Exec(ctx, "DELETE FROM auth_sessions WHERE username = $1", username)
-		if err != nil {
-			return err
-		}
-		tokens, err := tx.Exec(ctx, "UPDATE auth_tokens SET revoked_at = $1 WHERE username = $2 AND revoked_at = 0", ms(now), username)
-		if err != nil {
-			return err
-		}
-		return appendLog(ctx, tx, now, actor, ActionUserDisable, username,
-			fmt.Sprintf("ended %d sessions, revoked %d API tokens", sessions, tokens))
+		return disableTx(ctx, tx, username, actor, "", now)
 	})
+}
+
+// disableTx disables username in tx: the account cannot sign in, its sessions end and its API tokens are
+// revoked. why, when given, is written to the log before what was ended.
+func disableTx(ctx context.Context, tx store.Tx, username, actor, why string, now time.Time) error {
+	if _, err := tx.Exec(ctx, "UPDATE auth_users SET disabled = 1, updated_at = $1 WHERE username = $2", ms(now), username); err != nil {
+		return err
+	}
+	sessions, err := tx.Exec(ctx, "DELETE FROM auth_sessions WHERE username = $1", username)
+	if err != nil {
+		return err
+	}
+	tokens, err := tx.Exec(ctx, "UPDATE auth_tokens SET revoked_at = $1 WHERE username = $2 AND revoked_at = 0", ms(now), username)
+	if err != nil {
+		return err
+	}
+	detail := fmt.Sprintf("ended %d sessions, revoked %d API tokens", sessions, tokens)
+	if why != "" {
+		detail = why + "; " + detail
+	}
+	return appendLog(ctx, tx, now, actor, ActionUserDisable, username, detail)
 }
 
 // Enable lets a disabled or locked-out user sign in again. API tokens revoked by Disable stay revoked.
@@ -423,6 +476,13 @@ func (s *Service) Enable(ctx context.Context, username, actor string, now time.T
 		locked := u.LockedUntil.After(now)
 		if !u.Disabled && !locked {
 			return record.Errorf(record.EConflict, "user %s is neither disabled nor locked", username)
+		}
+		if u.External && u.Disabled {
+			if _, ok, err := validAgreement(ctx, tx, username, s.today(now)); err != nil {
+				return err
+			} else if !ok {
+				return errNoAgreement(username)
+			}
 		}
 		if _, err := tx.Exec(ctx, "UPDATE auth_users SET disabled = 0, updated_at = $1 WHERE username = $2", ms(now), username); err != nil {
 			return err
@@ -492,12 +552,13 @@ func (s *Service) GetUser(ctx context.Context, username string) (User, error) {
 }
 
 const userColumns = `u.username, u.display_name, u.disabled, u.external, u.created_at, u.updated_at,
-	COALESCE((SELECT l.locked_until FROM auth_lockouts l WHERE l.username = u.username), 0)`
+	COALESCE((SELECT l.locked_until FROM auth_lockouts l WHERE l.username = u.username), 0),
+	COALESCE((SELECT MAX(a.expires_on) FROM auth_agreements a WHERE a.username = u.username), '')`
 
 func scanUser(r store.Row) (User, error) {
 	var u User
 	var disabled, external, created, updated, locked int64
-	if err := r.Scan(&u.Username, &u.DisplayName, &disabled, &external, &created, &updated, &locked); err != nil {
+	if err := r.Scan(&u.Username, &u.DisplayName, &disabled, &external, &created, &updated, &locked, &u.AgreementExpires); err != nil {
 		return u, err
 	}
 	u.Disabled, u.External = disabled != 0, external != 0

@@ -168,6 +168,10 @@ func (s *Service) authenticateToken(ctx context.Context, token string, now time.
 		return Principal{}, record.Errorf(record.EUnauthorized, "API token %s has been revoked", p.TokenID)
 	case ms(now) >= expires:
 		return Principal{}, record.Errorf(record.EUnauthorized, "API token %s expired at %s", p.TokenID, fromMS(expires).Format(time.RFC3339))
+	case external != 0:
+		if err := s.agreementInForce(ctx, p.Username, now); err != nil {
+			return Principal{}, err
+		}
 	}
 	allowed := ScopesOf(p.Posts)
 	for _, sc := range splitScopes(scopes) {

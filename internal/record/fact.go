@@ -572,6 +572,10 @@ func NewFact(eventType string) Fact {
 		return &EventVoided{}
 	case TypeMaintenanceLogged:
 		return &MaintenanceLogged{}
+	case TypeTransferredOut:
+		return &TransferredOut{}
+	case TypeTransferredIn:
+		return &TransferredIn{}
 	}
 	return nil
 }

@@ -77,6 +77,9 @@ func init() {
 		{"account_transfer_in", "个人账户转入", []string{record.TypeAccountTransferred}, all4},
 		{"other", "其他权益信息", []string{record.TypeOtherRecorded}, all4},
 		{"rule_set", "业务规则", []string{record.TypeRuleSetAdopted}, all4},
+		{KindTransferOut, "转移接续（转出）", []string{record.TypeAccountTransferred, record.TypeTransferredOut}, all4},
+		{KindTransferIn, "转移接续（转入）", []string{record.TypePersonRegistered, record.TypePersonChanged, record.TypeDeemedRecorded,
+			record.TypeAccountTransferred, record.TypeTransferredIn}, all4},
 		{Maintenance, "数据维护（更正、补充）", []string{record.TypePersonChanged, record.TypeEmployerChanged,
 			record.TypeEnrolmentStarted, record.TypeEnrolmentStopped, record.TypeContributionPosted, record.TypeSubsidyGranted,
 			record.TypeEligibilityGranted, record.TypeBenefitPaid, record.TypeDeemedRecorded, record.TypeAccountTransferred,
@@ -132,6 +135,9 @@ func kindOf(name string) (Kind, error) {
 
 // makerPost is the post that makes drafts of a kind.
 func makerPost(kind string) string {
+	if p, ok := kindMaker[kind]; ok {
+		return p
+	}
 	if kind == Maintenance {
 		return MaintainerPost
 	}

@@ -110,22 +110,36 @@ func TestCorrectionByMaintenance(t *testing.T) {
 }
 
 func TestExternalMaintainerNeedsInternalReviewers(t *testing.T) {
-	env := storetest.New(t, "sqlite")
-	ctx := context.Background()
-	rv, _ := setup(t, env)
-	d, _ := rv.Submit(ctx, collector, registration(21))
-	approveAll(t, rv, d)
-	ext := review.Actor{User: "waibao", Posts: []string{"maintainer"}, External: true}
-	d, err := rv.Submit(ctx, ext, review.Submission{Kind: review.Maintenance, Reason: "补录", Method: "依原始材料补录",
-		Facts: []review.DraftFact{{Type: record.TypeOtherRecorded, IDNumber: idNumber(21), Data: data(map[string]any{"kind": "note", "attributes": map[string]string{"a": "b"}})}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	extReviewer := review.Actor{User: "waibao2", Posts: []string{"initial_reviewer"}, External: true}
-	if _, err := rv.Act(ctx, extReviewer, d.ID, review.Approve, ""); record.ErrorCode(err) != record.EForbidden {
-		t.Fatalf("an outside helper reviewed: %v", err)
-	}
-	if d = approveAll(t, rv, d); d.Status != review.StatusApproved {
-		t.Fatal(d.Status)
-	}
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		ctx := context.Background()
+		rv, _ := setup(t, env)
+		d, _ := rv.Submit(ctx, collector, registration(21))
+		approveAll(t, rv, d)
+		ext := review.Actor{User: "waibao", Posts: []string{"maintainer"}, External: true}
+		d, err := rv.Submit(ctx, ext, review.Submission{Kind: review.Maintenance, Reason: "补录", Method: "依原始材料补录",
+			Facts: []review.DraftFact{{Type: record.TypeOtherRecorded, IDNumber: idNumber(21), Data: data(map[string]any{"kind": "note", "attributes": map[string]string{"a": "b"}})}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// At every stage an outside helper holding that stage's post is refused, and an internal reviewer acts.
+		for _, internal := range []review.Actor{first, second, third, approver} {
+			extReviewer := review.Actor{User: "waibao2", Posts: internal.Posts, External: true}
+			_, err := rv.Act(ctx, extReviewer, d.ID, review.Approve, "")
+			if record.ErrorCode(err) != record.EForbidden || !strings.Contains(err.Error(), "R11.2") || !strings.Contains(err.Error(), d.Number) {
+				t.Fatalf("an outside helper reviewed at %s: %v", d.Stage, err)
+			}
+			if d, err = rv.Act(ctx, internal, d.ID, review.Approve, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if d.Status != review.StatusApproved {
+			t.Fatal(d.Status)
+		}
+		// Every reviewer on the record is internal: the outside helper was never alone.
+		for _, a := range d.Actions {
+			if a.Decision == review.Approve && strings.HasPrefix(a.Actor, "waibao") {
+				t.Fatalf("an outside helper approved: %+v", a)
+			}
+		}
+	})
 }

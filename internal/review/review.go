@@ -297,9 +297,16 @@ type Submission struct {
 // Submit makes a draft. The maker must hold the collector post; every fact is validated first and every bad one
 // reported with its index, field and rule; nothing is kept while any is bad.
 func (s *Service) Submit(ctx context.Context, actor Actor, sub Submission) (Draft, error) {
+	return s.submit(ctx, actor, sub, false, nil)
+}
+
+func (s *Service) submit(ctx context.Context, actor Actor, sub Submission, byProcedure bool, also func(context.Context, store.Tx, int64) error) (Draft, error) {
 	k, err := kindOf(sub.Kind)
 	if err != nil {
 		return Draft{}, err
+	}
+	if procedureKinds[k.Name] && !byProcedure {
+		return Draft{}, record.Invalid("kind", "kind_by_procedure", "%s drafts are made by their procedure (a transfer is requested at POST /api/v1/transfers; a transfer in arrives as a package), not submitted directly", k.Name)
 	}
 	if post := makerPost(k.Name); !actor.holds(post) {
 		return Draft{}, record.Errorf(record.EForbidden, "making %s drafts needs the %s post", k.Name, post)
@@ -349,6 +356,11 @@ func (s *Service) Submit(ctx context.Context, actor Actor, sub Submission) (Draf
 	if err := addAction(ctx, tx, id, now, actor.User, "", "submit", ""); err != nil {
 		return Draft{}, err
 	}
+	if also != nil {
+		if err := also(ctx, tx, id); err != nil {
+			return Draft{}, err
+		}
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return Draft{}, err
 	}
@@ -388,7 +400,7 @@ func (s *Service) Act(ctx context.Context, actor Actor, id int64, decision, reas
 	case actor.User == d.Maker:
 		return Draft{}, record.Errorf(record.EForbidden, "%s made draft %s and cannot review it (separation of duties)", actor.User, d.Number)
 	case actor.External:
-		return Draft{}, record.Errorf(record.EForbidden, "an outside helper cannot review drafts (R11.2)")
+		return Draft{}, record.Errorf(record.EForbidden, "%s is an outside helper and cannot review draft %s: every stage of review is made by the agency's own staff, so an outside helper never maintains data alone (R11.2)", actor.User, d.Number)
 	case !actor.holds(post):
 		return Draft{}, record.Errorf(record.EForbidden, "draft %s waits for %s (%s), which needs the %s post", d.Number, stage, StageNames[stage], post)
 	}
@@ -426,6 +438,23 @@ func (s *Service) Act(ctx context.Context, actor Actor, id int64, decision, reas
 	if err := addAction(ctx, tx, id, now, actor.User, stage, decision, reason); err != nil {
 		return Draft{}, err
 	}
+	if decision == Reject {
+		proc, isProc, err := procedureOf(d.Kind)
+		if err != nil {
+			return Draft{}, err
+		}
+		if isProc && proc.Rejected != nil {
+			closed, err := proc.Rejected(ctx, s.st, tx, d, actor.User, reason, now)
+			if err != nil {
+				return Draft{}, err
+			}
+			if closed {
+				if err := closeDraft(ctx, tx, id, now); err != nil {
+					return Draft{}, err
+				}
+			}
+		}
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return Draft{}, err
 	}
@@ -455,6 +484,15 @@ func (s *Service) approve(ctx context.Context, actor Actor, d Draft, now time.Ti
 		}
 		facts = append(facts, entry)
 	}
+	proc, isProc, err := procedureOf(k.Name)
+	if err != nil {
+		return Draft{}, err
+	}
+	if isProc && proc.Facts != nil {
+		if facts, err = proc.Facts(ctx, s.st, d, now); err != nil {
+			return Draft{}, err
+		}
+	}
 	_, err = s.st.RecordWith(ctx, "draft:"+d.Number, facts, func(ctx context.Context, tx store.Tx, rc store.Receipt) error {
 		n, err := tx.Exec(ctx, "UPDATE review_drafts SET status = $1, updated_at = $2, first_seq = $3, event_count = $4 WHERE id = $5 AND status = $6 AND stage = $7",
 			StatusApproved, now.UnixMilli(), rc.First, rc.Count, d.ID, StatusInReview, d.stageIndex)
@@ -464,7 +502,13 @@ func (s *Service) approve(ctx context.Context, actor Actor, d Draft, now time.Ti
 		if n != 1 {
 			return record.Errorf(record.EConflict, "draft %s changed meanwhile; reload it", d.Number)
 		}
-		return addAction(ctx, tx, d.ID, now, actor.User, d.Stage, Approve, "")
+		if err := addAction(ctx, tx, d.ID, now, actor.User, d.Stage, Approve, ""); err != nil {
+			return err
+		}
+		if isProc && proc.Approved != nil {
+			return proc.Approved(ctx, s.st, tx, d, rc, actor.User, now)
+		}
+		return nil
 	})
 	if err != nil {
 		return Draft{}, err
@@ -520,6 +564,9 @@ func (s *Service) Resubmit(ctx context.Context, actor Actor, id int64, facts []D
 	}
 	k, _ := kindOf(d.Kind)
 	now := s.now()
+	if facts != nil && procedureKinds[k.Name] {
+		return Draft{}, record.Invalid("facts", "procedure_facts", "a %s draft is made by its procedure; it is resubmitted as it is", k.Name)
+	}
 	if facts == nil {
 		facts = d.Facts
 	}
@@ -575,6 +622,13 @@ func (s *Service) Withdraw(ctx context.Context, actor Actor, id int64, reason st
 	}
 	if err := addAction(ctx, tx, id, now, actor.User, "", "withdraw", reason); err != nil {
 		return Draft{}, err
+	}
+	if proc, isProc, err := procedureOf(d.Kind); err != nil {
+		return Draft{}, err
+	} else if isProc && proc.Withdrawn != nil {
+		if err := proc.Withdrawn(ctx, s.st, tx, d, actor.User, reason, now); err != nil {
+			return Draft{}, err
+		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return Draft{}, err

@@ -22,6 +22,9 @@ type PersonFacts struct {
 	Contributions []Contribution
 	Deemed        []Span     // deemed contribution spans (视同缴费)
 	Transfers     []Transfer // personal-account transfers in and out
+	// Transferred are contribution months transferred in from another region (转移接续): months paid, with the
+	// origin's bases, that credit no account.
+	Transferred []TransferredMonth
 }
 
 // ContributionDerived is what the rules make of one contribution.
@@ -140,6 +143,12 @@ func (d *Deriver) Derive(region string, in PersonFacts, through int, out *Person
 		}
 		lo, hi = min(lo, s.From.Index()), max(hi, s.To.Index())
 	}
+	for i, m := range in.Transferred {
+		if err := validateTransferred(m); err != nil {
+			return record.WithField("transferred["+itoa(i)+"]", err)
+		}
+		lo, hi = min(lo, m.Period.Index()), max(hi, m.Period.Index())
+	}
 	for i, t := range in.Transfers {
 		if err := t.Period.Validate(""); err != nil {
 			return record.WithField("transfers["+itoa(i)+"].period", err)
@@ -197,6 +206,9 @@ func (d *Deriver) Derive(region string, in PersonFacts, through int, out *Person
 			}
 		}
 		out.Contributions = append(out.Contributions, cd)
+	}
+	for _, m := range in.Transferred {
+		d.markTransferred(m, lo)
 	}
 	for _, s := range in.Deemed {
 		d.ms.markDeemed(spanType(s), s.From.Index(), s.To.Index())

@@ -274,6 +274,8 @@ func (p *projector) apply(ctx context.Context, e *journal.Event, fact record.Fac
 		return p.insert(ctx, "other_records", colsOthers, e.Seq, e.Person, f.Kind, string(attrs))
 	case record.TypeMaintenanceLogged:
 		return p.applyMaintenance(ctx, e, fact)
+	case record.TypeTransferredOut, record.TypeTransferredIn:
+		return p.applyTransfer(ctx, e, fact)
 	case record.TypeRuleSetAdopted:
 		f, err := decode[record.RuleSetAdopted](e, fact)
 		if err != nil {

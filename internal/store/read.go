@@ -31,6 +31,9 @@ type PersonView struct {
 	Deemed        []DeemedView       `json:"deemed_periods"`
 	Transfers     []TransferView     `json:"account_transfers"`
 	Others        []OtherView        `json:"others"`
+	// Transfers of the record between regions (R10), and the contribution months transfers in brought.
+	RecordTransfers   []RecordTransferView   `json:"record_transfers"`
+	TransferredMonths []TransferredMonthView `json:"transferred_months"`
 
 	// Derived by the rules engine from the rows above (R6.4), never stored as typed-in values.
 	Derived *DerivedView `json:"derived"`
@@ -165,11 +168,18 @@ func (s *Store) PersonRecord(ctx context.Context, person string) (*PersonView, e
 		return nil, err
 	}
 	defer tx.Rollback(ctx)
+	return s.PersonRecordIn(ctx, tx, person)
+}
+
+// PersonRecordIn reads one person's whole record in tx: a write transaction sees what it has appended so far
+// (a transfer out checks its amounts against the record with its own events in place).
+func (s *Store) PersonRecordIn(ctx context.Context, tx Tx, person string) (*PersonView, error) {
 	// Empty lists, not null, in JSON: a client can always iterate.
 	v := &PersonView{Person: person, Enrolments: []EnrolmentView{}, Contributions: []ContributionView{}, Subsidies: []SubsidyView{},
-		Eligibilities: []EligibilityView{}, Benefits: []BenefitView{}, Deemed: []DeemedView{}, Transfers: []TransferView{}, Others: []OtherView{}}
+		Eligibilities: []EligibilityView{}, Benefits: []BenefitView{}, Deemed: []DeemedView{}, Transfers: []TransferView{}, Others: []OtherView{},
+		RecordTransfers: []RecordTransferView{}, TransferredMonths: []TransferredMonthView{}}
 	var sealed []byte
-	err = tx.QueryRow(ctx, "SELECT id_sealed, name, sex, birth, region, registered_on, status, death_date FROM persons WHERE person = $1", person).
+	err := tx.QueryRow(ctx, "SELECT id_sealed, name, sex, birth, region, registered_on, status, death_date FROM persons WHERE person = $1", person).
 		Scan(&sealed, &v.Name, &v.Sex, &v.Birth, &v.Region, &v.RegisteredOn, &v.Status, &v.DeathDate)
 	if errors.Is(err, ErrNoRows) {
 		return nil, record.Errorf(record.ENotFound, "person %s is not registered", person)
@@ -285,6 +295,9 @@ func (s *Store) PersonRecord(ctx context.Context, person string) (*PersonView, e
 			return nil, err
 		}
 	}
+	if err := readTransfers(ctx, tx, v); err != nil {
+		return nil, err
+	}
 	d, err := s.derive(v, classes)
 	if err != nil {
 		return nil, err
@@ -307,6 +320,7 @@ func (s *Store) derive(v *PersonView, classes map[string]int) (*DerivedView, err
 	for _, t := range v.Transfers {
 		in.Transfers = append(in.Transfers, rules.Transfer{Period: t.Period, Amount: t.Amount, Out: t.Direction == "out"})
 	}
+	in.Transferred = transferredFacts(v)
 	pd, err := rules.DerivePerson(book, s.region, in, 0)
 	if err != nil {
 		return nil, err

@@ -119,6 +119,9 @@ func (s *Store) record(ctx context.Context, source string, facts []record.Fact, 
 	if err != nil {
 		return Receipt{}, err
 	}
+	if err := refuseTransferredOut(ctx, tx, events); err != nil {
+		return Receipt{}, err
+	}
 	for i := range supersedes {
 		events[i].Supersedes = supersedes[i]
 	}

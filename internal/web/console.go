@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"path"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -45,19 +44,26 @@ func (s *server) consoleRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /console/lang", s.setLang("console"))
 	mux.HandleFunc("GET /console/intake/person", s.staffOnly(makers, s.personForm))
 	mux.HandleFunc("POST /console/intake/person", s.staffForm(makers, s.submitPerson))
-	mux.HandleFunc("GET /console/intake/contribution", s.staffOnly(makers, s.contributionForm))
-	mux.HandleFunc("POST /console/intake/contribution", s.staffForm(makers, s.submitContribution))
 	mux.HandleFunc("GET /console/intake/batch", s.staffOnly(makers, s.batchForm))
 	mux.HandleFunc("POST /console/intake/batch", s.staffForm(makers, s.submitBatch))
 	mux.HandleFunc("GET /console/queue", s.staffOnly(reviewers, s.queue))
 	mux.HandleFunc("GET /console/drafts/{id}", s.staffOnly(draftSeen, s.draftPage))
 	mux.HandleFunc("POST /console/drafts/{id}/decision", s.staffForm(reviewers, s.decide))
-	mux.HandleFunc("POST /console/drafts/{id}/resubmit", s.staffForm(makers, s.resubmit))
+	mux.HandleFunc("POST /console/drafts/{id}/resubmit", s.staffForm(intakeMakers, s.resubmit))
 	mux.HandleFunc("GET /console/drafts/{id}/materials/{sha}", s.staffOnly(draftSeen, s.material))
 	mux.HandleFunc("GET /console/persons", s.staffOnly(readers, s.searchPage))
 	mux.HandleFunc("POST /console/persons", s.staffForm(readers, s.search))
 	mux.HandleFunc("GET /console/persons/{person}", s.staffOnly(readers, s.personPage))
+	mux.HandleFunc("GET /console/persons/{person}/contributions", s.staffOnly(readers, s.personMonths))
 	mux.HandleFunc("GET /console/querylog", s.staffOnly(auditors, s.queryLogPage))
+	s.intakeRoutes(mux)
+	s.employerRoutes(mux)
+	s.journalRoutes(mux)
+	s.custodyRoutes(mux)
+	s.maintenanceRoutes(mux)
+	s.feedRoutes(mux)
+	s.queryUseConsoleRoutes(mux)
+	s.transferRoutes(mux)
 	mux.HandleFunc("/console/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, "console", http.StatusNotFound, "err.not_found")
 	})
@@ -114,16 +120,35 @@ func (s *server) staffView(w http.ResponseWriter, r *http.Request, p *auth.Princ
 		posts       []auth.Post
 	}{
 		{"/console/", "nav.dashboard", nil},
-		{"/console/intake/person", "nav.intake_person", makers},
-		{"/console/intake/contribution", "nav.intake_contribution", makers},
-		{"/console/intake/batch", "nav.intake_batch", makers},
+		{"/console/intake/", "nav.intake", intakeMakers},
 		{"/console/queue", "nav.queue", reviewers},
 		{"/console/persons", "nav.persons", readers},
+		{"/console/employers", "nav.employers", readers},
+		{"/console/journal", "nav.journal", nil},
 		{"/console/querylog", "nav.querylog", auditors},
+		{"/console/custody", "nav.custody", custodians},
+		{"/console/workitems", "nav.workitems", draftSeen},
+		{"/console/checks", "nav.checks", draftSeen},
+		{"/console/feeds", "nav.feeds", draftSeen},
+		{"/console/submissions", "nav.submissions", draftSeen},
+		{"/console/archive", "nav.archive", draftSeen},
+		{"/console/archive/retention", "nav.retention", sysadmins},
+		{"/console/users", "nav.users", sysadmins},
+	}
+	items = append(items, queryUseNav...)
+	items = append(items, transferNav...)
+	// The current section is the longest one the path is in: a section's pages below its own (an intake form,
+	// a person's page) mark it current too.
+	best := ""
+	for _, it := range items {
+		in := r.URL.Path == it.href || it.href != "/console/" && strings.HasPrefix(r.URL.Path, strings.TrimSuffix(it.href, "/")+"/")
+		if in && len(it.href) > len(best) {
+			best = it.href
+		}
 	}
 	for _, it := range items {
 		if it.posts == nil || slices.ContainsFunc(it.posts, p.Has) {
-			v.Nav = append(v.Nav, navItem{Href: it.href, Label: it.label, Current: r.URL.Path == it.href})
+			v.Nav = append(v.Nav, navItem{Href: it.href, Label: it.label, Current: it.href == best})
 		}
 	}
 	return v
@@ -183,6 +208,9 @@ type dashboardData struct {
 	Root        string
 	MyDrafts    []myDraft
 	IsCollector bool
+	Verify      *VerifyRun // the latest verification, nil when there has been none
+	Verifying   bool       // a verification is running now
+	IsReviewer  bool
 }
 
 type myDraft struct {
@@ -212,7 +240,15 @@ func (s *server) dashboard(w http.ResponseWriter, r *http.Request, p *auth.Princ
 		return
 	}
 	d.Today = cp.Size - min(before, cp.Size)
-	if p.Has(auth.PostCollector) {
+	if run, ok, err := LatestVerifyRun(ctx, s.cfg.Store.Driver()); err != nil {
+		s.failErr(w, r, "console", err)
+		return
+	} else if ok {
+		d.Verify = &run
+	}
+	d.Verifying = s.verify.progress().Running
+	d.IsReviewer = slices.ContainsFunc(reviewers, p.Has)
+	if p.Has(auth.PostCollector) || p.Has(auth.PostMaintainer) {
 		d.IsCollector = true
 		if d.MyDrafts, err = s.myDrafts(ctx, p.Username); err != nil {
 			s.failErr(w, r, "console", err)
@@ -317,13 +353,8 @@ func (s *server) personForm(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	v := s.staffView(w, r, p, "intake.person.title")
 	today := s.cfg.Now().In(s.cfg.Location).Format("2006-01-02")
 	v.Form = map[string]string{"region": s.cfg.Store.Region(), "registered_on": today, "type_pension": "on"}
+	v.Data = intakeData{Kind: "person_registration", Action: "/console/intake/person"}
 	s.render(w, r, http.StatusOK, "intake_person", v)
-}
-
-func (s *server) contributionForm(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	v := s.staffView(w, r, p, "intake.contribution.title")
-	v.Form = map[string]string{"period": s.cfg.Now().In(s.cfg.Location).Format("200601"), "status": record.StatusPaid, "type": record.Pension}
-	s.render(w, r, http.StatusOK, "intake_contribution", v)
 }
 
 func (s *server) batchForm(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
@@ -356,7 +387,12 @@ func showInvalid(v *view, err error, field func(string) string) bool {
 		msg := ruleText(v.Lang, e)
 		f := field(e.Field)
 		if f == "" {
-			v.General = append(v.General, e.Field+": "+msg)
+			// A fact's error about no one field ("facts[0]") needs no technical prefix; a batch row's does.
+			if rest, ok := strings.CutPrefix(e.Field, "facts["); e.Field == "" || ok && strings.HasSuffix(rest, "]") && !strings.Contains(rest, ".") {
+				v.General = append(v.General, msg)
+			} else {
+				v.General = append(v.General, e.Field+": "+msg)
+			}
 			continue
 		}
 		if _, seen := v.Errors[f]; !seen {
@@ -452,7 +488,42 @@ var personFields = map[string]string{"id_number": "id_number", "name": "name", "
 func (s *server) submitPerson(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
 	ctx := r.Context()
 	v := s.staffView(w, r, p, "intake.person.title")
-	v.Form = formValues(r, "id_number", "name", "region", "registered_on", "phone", "employer", "enrol_from")
+	v.Data = intakeData{Kind: "person_registration", Action: "/console/intake/person"}
+	invalid := func(err error) {
+		if !showInvalid(v, err, factField(personFields)) {
+			s.failErr(w, r, "console", err)
+			return
+		}
+		if r.MultipartForm != nil && len(r.MultipartForm.File["materials"]) > 0 && r.MultipartForm.File["materials"][0].Filename != "" && v.Errors["materials"] == "" {
+			v.Errors["materials"] = v.T("intake.materials_again")
+		}
+		s.render(w, r, http.StatusUnprocessableEntity, "intake_person", v)
+	}
+	facts, err := s.personFacts(ctx, r, v)
+	if err != nil {
+		invalid(err)
+		return
+	}
+	mats, err := s.materials(ctx, r)
+	if err != nil {
+		invalid(err)
+		return
+	}
+	d, err := s.cfg.Review.Submit(ctx, actorOf(p), review.Submission{Kind: "person_registration", Facts: facts, Materials: mats,
+		Summary: fmt.Sprintf("参保人员登记：%s，%d 个险种", MaskName(v.Form["name"]), len(facts)-1)})
+	if err != nil {
+		invalid(err)
+		return
+	}
+	http.Redirect(w, r, "/console/drafts/"+d.Number+"?n=submitted", http.StatusSeeOther)
+}
+
+// personFacts builds a person registration's facts from its form — the registration and an enrolment per
+// insurance type ticked — and checks them all (checkFacts), keeping the submitted text in v.Form.
+func (s *server) personFacts(ctx context.Context, r *http.Request, v *view) ([]review.DraftFact, error) {
+	for k, x := range formValues(r, "id_number", "name", "region", "registered_on", "phone", "employer", "enrol_from") {
+		v.Form[k] = x
+	}
 	var types []string
 	for _, t := range record.InsuranceTypes {
 		if r.PostFormValue("type_"+t) != "" {
@@ -460,27 +531,7 @@ func (s *server) submitPerson(w http.ResponseWriter, r *http.Request, p *auth.Pr
 			v.Form["type_"+t] = "on"
 		}
 	}
-	invalid := func(err error) {
-		if !showInvalid(v, err, factField(personFields)) {
-			s.failErr(w, r, "console", err)
-			return
-		}
-		s.render(w, r, http.StatusUnprocessableEntity, "intake_person", v)
-	}
 	id := strings.ToUpper(v.Form["id_number"])
-	if len(types) == 0 {
-		invalid(record.Invalid("types", "enrolment_type_required", "choose at least one insurance type"))
-		return
-	}
-	if err := record.ValidateCitizenID("id_number", id, s.cfg.Now()); err == nil {
-		if _, err := s.cfg.Store.FindPerson(ctx, id); err == nil {
-			invalid(record.Invalid("id_number", "person_not_registered", "a person with this ID number is registered already"))
-			return
-		} else if record.ErrorCode(err) != record.ENotFound {
-			s.failErr(w, r, "console", err)
-			return
-		}
-	}
 	from := v.Form["enrol_from"]
 	if from == "" {
 		from = v.Form["registered_on"]
@@ -491,74 +542,14 @@ func (s *server) submitPerson(w http.ResponseWriter, r *http.Request, p *auth.Pr
 		facts = append(facts, review.DraftFact{Type: record.TypeEnrolmentStarted, IDNumber: id, Data: jsonData(map[string]any{
 			"type": t, "from": from, "employer": strings.ToUpper(v.Form["employer"])})})
 	}
-	mats, err := s.materials(ctx, r)
-	if err != nil {
-		invalid(err)
-		return
-	}
-	d, err := s.cfg.Review.Submit(ctx, actorOf(p), review.Submission{Kind: "person_registration", Facts: facts, Materials: mats,
-		Summary: fmt.Sprintf("参保人员登记：%s，%d 个险种", MaskName(v.Form["name"]), len(types))})
-	if err != nil {
-		invalid(err)
-		return
-	}
-	http.Redirect(w, r, "/console/drafts/"+d.Number+"?n=submitted", http.StatusSeeOther)
-}
-
-var contributionFields = map[string]string{"id_number": "id_number", "period": "period", "type": "type", "wage": "wage",
-	"status": "status", "employer": "employer", "late_days": "late_days", "materials": "materials"}
-
-func (s *server) submitContribution(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	ctx := r.Context()
-	v := s.staffView(w, r, p, "intake.contribution.title")
-	v.Form = formValues(r, "id_number", "period", "type", "wage", "status", "employer", "late_days")
-	invalid := func(err error) {
-		if !showInvalid(v, err, factField(contributionFields)) {
-			s.failErr(w, r, "console", err)
-			return
-		}
-		s.render(w, r, http.StatusUnprocessableEntity, "intake_contribution", v)
-	}
 	var errs record.Errors
-	id := strings.ToUpper(v.Form["id_number"])
-	if err := record.ValidateCitizenID("id_number", id, s.cfg.Now()); err != nil {
-		errs.Append("", err)
-	} else if missing, err := s.cfg.Store.MissingPersons(ctx, []string{id}); err != nil {
-		s.failErr(w, r, "console", err)
-		return
-	} else if len(missing) > 0 {
-		errs.Append("", record.Invalid("id_number", "person_registered", "no registered person has this ID number"))
+	if len(types) == 0 {
+		errs.Append("", record.Invalid("types", "enrolment_type_required", "choose at least one insurance type"))
 	}
-	wage, err := record.ParseYuan("wage", v.Form["wage"])
-	errs.Append("", err)
-	late := 0
-	if ld := v.Form["late_days"]; ld != "" {
-		if late, err = strconv.Atoi(ld); err != nil {
-			errs.Append("", record.Invalid("late_days", "integer", "%q is not a whole number of days", ld))
-		}
+	if err := s.checkFacts(ctx, "person_registration", facts, nil); !appendInvalid(&errs, err) {
+		return nil, err
 	}
-	if len(errs) > 0 {
-		invalid(errs)
-		return
-	}
-	data := map[string]any{"period": v.Form["period"], "type": v.Form["type"], "status": v.Form["status"], "wage": int64(wage),
-		"employer": strings.ToUpper(v.Form["employer"])}
-	if late > 0 {
-		data["late_days"] = late
-	}
-	mats, err := s.materials(ctx, r)
-	if err != nil {
-		invalid(err)
-		return
-	}
-	d, err := s.cfg.Review.Submit(ctx, actorOf(p), review.Submission{Kind: "contribution", Materials: mats,
-		Facts:   []review.DraftFact{{Type: record.TypeContributionPosted, IDNumber: id, Data: jsonData(data)}},
-		Summary: fmt.Sprintf("单笔缴费：%s %s", v.Form["period"], v.Form["type"])})
-	if err != nil {
-		invalid(err)
-		return
-	}
-	http.Redirect(w, r, "/console/drafts/"+d.Number+"?n=submitted", http.StatusSeeOther)
+	return facts, errs.Err()
 }
 
 func (s *server) submitBatch(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
@@ -621,22 +612,29 @@ func draftID(r *http.Request) (int64, bool) {
 }
 
 type factRow struct {
-	N        int
-	Type     string
-	IDNumber string
-	Credit   string
-	Fields   []kv
+	N          int
+	Type       string
+	IDNumber   string
+	Credit     string
+	Supersedes string // the event a maintenance fact corrects
+	Fields     []kv
 }
 
-type kv struct{ K, V string }
+// kv is a labelled value; Long values are shown as preformatted text.
+type kv struct {
+	K, V string
+	Long bool
+}
 
 type draftData struct {
-	D         review.Draft
-	Facts     []factRow
-	More      int // facts not shown
-	CanDecide bool
-	CanResend bool
-	Reason    string
+	D           review.Draft
+	Facts       []factRow
+	More        int // facts not shown
+	CanDecide   bool
+	CanResend   bool
+	CanEdit     bool // a form can correct it before it is resubmitted
+	CanWithdraw bool
+	Reason      string
 }
 
 // maxFactsShown bounds the facts listed on a draft page: a batch may hold 100,000.
@@ -681,21 +679,9 @@ func (s *server) showDraft(w http.ResponseWriter, r *http.Request, p *auth.Princ
 		v.Notice = "notice." + n
 	}
 	// The facts shown name persons in clear: each person shown is logged before the page is (Q7).
-	logged := map[string]bool{}
-	for i, f := range d.Facts {
-		if i == maxFactsShown || f.IDNumber == "" || logged[f.IDNumber] {
-			continue
-		}
-		logged[f.IDNumber] = true
-		person, err := s.cfg.Store.FindPerson(r.Context(), f.IDNumber)
-		if err != nil {
-			person = s.cfg.Store.Keys().IndexID(f.IDNumber) // not registered yet: the key a registration will give
-		}
-		if err := AppendQuery(r.Context(), s.cfg.Store.Driver(), QueryEntry{At: s.cfg.Now(), ActorKind: ActorStaff, Actor: p.Username,
-			Person: person, Page: "console/draft", Fields: "draft facts " + d.Number, Purpose: "review"}); err != nil {
-			s.failErr(w, r, "console", err)
-			return
-		}
+	if err := s.logDraftView(r.Context(), p, d, "console/draft"); err != nil {
+		s.failErr(w, r, "console", err)
+		return
 	}
 	dd := draftData{D: d, Reason: lastReject(d)}
 	for i, f := range d.Facts {
@@ -703,17 +689,9 @@ func (s *server) showDraft(w http.ResponseWriter, r *http.Request, p *auth.Princ
 			dd.More = len(d.Facts) - i
 			break
 		}
-		row := factRow{N: i + 1, Type: f.Type, IDNumber: f.IDNumber, Credit: f.CreditCode}
-		var m map[string]any
-		if json.Unmarshal(f.Data, &m) == nil {
-			keys := make([]string, 0, len(m))
-			for k := range m {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				row.Fields = append(row.Fields, kv{k, fmt.Sprint(m[k])})
-			}
+		row := factRow{N: i + 1, Type: f.Type, IDNumber: f.IDNumber, Credit: f.CreditCode, Fields: factFields(v.Lang, f)}
+		if f.Supersedes != nil {
+			row.Supersedes = strconv.FormatInt(*f.Supersedes, 10)
 		}
 		dd.Facts = append(dd.Facts, row)
 	}
@@ -721,7 +699,10 @@ func (s *server) showDraft(w http.ResponseWriter, r *http.Request, p *auth.Princ
 	if d.Status == review.StatusInReview && d.Maker != p.Username && !p.External && slices.Contains(a.Posts, review.StagePost[d.Stage]) {
 		dd.CanDecide = true
 	}
-	dd.CanResend = d.Status == review.StatusReturned && d.Maker == p.Username && p.Has(auth.PostCollector)
+	mine := d.Maker == p.Username && p.Has(makerOf(d.Kind))
+	dd.CanResend = d.Status == review.StatusReturned && mine
+	dd.CanEdit = dd.CanResend && canEdit(d)
+	dd.CanWithdraw = (d.Status == review.StatusReturned || d.Status == review.StatusInReview) && mine
 	v.Data = dd
 	s.render(w, r, status, "draft", v)
 }
@@ -805,28 +786,57 @@ func pathEscape(s string) string {
 
 // --- persons ---
 
+// searchData is what the person search page shows.
+type searchData struct {
+	Purposes []string
+	Results  []store.PersonListItem
+	Searched bool
+	Page     int // of the results by name, from 1; paged by the form itself, so that the name stays out of URLs
+	Pages    int
+	Total    int64
+}
+
+// namePage is how many persons a search by name lists at a time.
+const namePage = 20
+
 func (s *server) searchPage(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
 	v := s.staffView(w, r, p, "search.title")
-	v.Data = Purposes
+	v.Data = searchData{Purposes: Purposes}
 	s.render(w, r, http.StatusOK, "search", v)
 }
 
 // search finds a person by ID number — sent in the POST body, never in a URL — and goes to their page by the
-// opaque person key, with the stated purpose.
+// opaque person key, with the stated purpose; or lists the persons registered under a name (names and ID
+// numbers masked, each listed person logged as viewed, Q7).
 func (s *server) search(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
 	v := s.staffView(w, r, p, "search.title")
-	v.Data = Purposes
-	v.Form = formValues(r, "purpose")
+	d := searchData{Purposes: Purposes, Page: 1}
+	v.Data = d
+	v.Form = formValues(r, "purpose", "name")
 	id := strings.ToUpper(strings.TrimSpace(r.PostFormValue("id_number")))
+	name := v.Form["name"]
 	purpose := v.Form["purpose"]
 	if !slices.Contains(Purposes, purpose) {
 		v.Errors["purpose"] = v.T("search.purpose_required")
 	}
-	if err := record.ValidateCitizenID("id_number", id, s.cfg.Now()); err != nil {
-		showInvalid(v, err, func(string) string { return "id_number" })
+	switch {
+	case id == "" && name == "":
+		v.Errors["id_number"] = v.T("search.id_or_name")
+	case id != "":
+		if err := record.ValidateCitizenID("id_number", id, s.cfg.Now()); err != nil {
+			showInvalid(v, err, func(string) string { return "id_number" })
+		}
+	default:
+		if n := len([]rune(name)); n > 50 {
+			v.Errors["name"] = ruleText(v.Lang, record.Invalid("name", "name_length", "name must be 1 to 50 characters"))
+		}
 	}
 	if len(v.Errors) > 0 {
 		s.render(w, r, http.StatusUnprocessableEntity, "search", v)
+		return
+	}
+	if id == "" {
+		s.searchByName(w, r, p, v, d, name, purpose)
 		return
 	}
 	key, err := s.cfg.Store.FindPerson(r.Context(), id)
@@ -842,8 +852,36 @@ func (s *server) search(w http.ResponseWriter, r *http.Request, p *auth.Principa
 	http.Redirect(w, r, "/console/persons/"+key+"?purpose="+purpose, http.StatusSeeOther)
 }
 
+func (s *server) searchByName(w http.ResponseWriter, r *http.Request, p *auth.Principal, v *view, d searchData, name, purpose string) {
+	ctx := r.Context()
+	if n, err := strconv.Atoi(r.PostFormValue("page")); err == nil && n > 1 && n < 1<<20 {
+		d.Page = n
+	}
+	list, total, err := s.cfg.Store.FindPersonsByName(ctx, name, (d.Page-1)*namePage, namePage)
+	if err != nil {
+		s.failErr(w, r, "console", err)
+		return
+	}
+	for _, x := range list {
+		if err := AppendQuery(ctx, s.cfg.Store.Driver(), QueryEntry{At: s.cfg.Now(), ActorKind: ActorStaff, Actor: p.Username,
+			Person: x.Person, Page: "console/search", Fields: "name,id_number_masked,sex,region,registered_on", Purpose: purpose}); err != nil {
+			s.failErr(w, r, "console", err)
+			return
+		}
+	}
+	d.Results, d.Searched, d.Total = list, true, total
+	d.Pages = max(1, int((total+namePage-1)/namePage))
+	v.Data = d
+	status := http.StatusOK
+	if total == 0 {
+		v.Errors["name"] = v.T("search.name_not_found")
+		status = http.StatusNotFound
+	}
+	s.render(w, r, status, "search", v)
+}
+
 // personFieldsShown names what a person page shows, for the query log.
-const personFieldsShown = "registration,enrolments,contributions,subsidies,benefits,account,contribution_years,pension_estimate"
+const personFieldsShown = "registration,enrolments,contributions,subsidies,benefits,deemed_periods,account_transfers,other_records,account,contribution_years,pension_estimate"
 
 func (s *server) personPage(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
 	purpose := r.URL.Query().Get("purpose")
@@ -864,22 +902,14 @@ func (s *server) personPage(w http.ResponseWriter, r *http.Request, p *auth.Prin
 		return
 	}
 	v := s.staffView(w, r, p, "person.title")
-	v.Data = newPersonData(pv, v.Lang, "purpose."+purpose)
+	d := newPersonData(pv, v.Lang, "purpose."+purpose)
+	d.Console, d.PurposeCode, d.CanCorrect = true, purpose, p.Has(auth.PostMaintainer)
+	v.Data = d
 	s.render(w, r, http.StatusOK, "person", v)
 }
 
 func (s *server) queryLogPage(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	es, total, err := ListQueries(r.Context(), s.cfg.Store.Driver(), QueryFilter{}, 0, 200)
-	if err != nil {
-		s.failErr(w, r, "console", err)
-		return
-	}
-	v := s.staffView(w, r, p, "querylog.title")
-	v.Data = struct {
-		Entries []QueryEntry
-		Total   int
-	}{es, total}
-	s.render(w, r, http.StatusOK, "querylog", v)
+	s.queryLogSearch(w, r, p) // search, export and verification: queryuse_console.go
 }
 
 // openID returns the masked ID number of a sealed one.

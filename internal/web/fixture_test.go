@@ -71,14 +71,17 @@ func newFixture(t *testing.T, engine string, tls bool) *fixture {
 	return newFixtureTLS(t, storetest.New(t, engine), tls)
 }
 
-func newFixtureOn(t *testing.T, env *storetest.Env) *fixture {
+func newFixtureOn(t *testing.T, env *storetest.Env, options ...func(*web.Config)) *fixture {
 	t.Helper()
-	return newFixtureTLS(t, env, false)
+	return newFixtureTLS(t, env, false, options...)
 }
 
-func newFixtureTLS(t *testing.T, env *storetest.Env, tls bool) *fixture {
+// newFixtureTLS makes the fixture; options change the web configuration (a clock, a verification schedule).
+func newFixtureTLS(t *testing.T, env *storetest.Env, tls bool, options ...func(*web.Config)) *fixture {
 	t.Helper()
-	ctx := context.Background()
+	// Background work (verifications) stops with the test.
+	ctx, stop := context.WithCancel(context.Background())
+	t.Cleanup(stop)
 	st := env.Store()
 	if _, err := demo.Generate(ctx, st, demo.Options{Persons: demoPersons, Seed: demoSeed, FromYear: 2023, Years: 2}); err != nil {
 		t.Fatal(err)
@@ -106,7 +109,11 @@ func newFixtureTLS(t *testing.T, env *storetest.Env, tls bool) *fixture {
 	rv := review.New(st)
 	apiHandler := (&api.Server{Store: st, Auth: users, Review: rv, Logger: logger,
 		Calc: func(name string, in []byte) ([]byte, error) { return rules.Calc(st.Book(), name, in) }}).Handler()
-	h := web.Mount(web.Config{Store: st, Auth: users, Review: rv, Accounts: f.accounts, Logger: logger}, apiHandler)
+	wcfg := web.Config{Store: st, Auth: users, Review: rv, Accounts: f.accounts, Logger: logger, Context: ctx}
+	for _, o := range options {
+		o(&wcfg)
+	}
+	h := web.Mount(wcfg, apiHandler)
 	if tls {
 		f.srv = httptest.NewTLSServer(h)
 	} else {

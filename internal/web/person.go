@@ -3,8 +3,12 @@ package web
 import (
 	"fmt"
 	"html/template"
+	"net/http"
 	"slices"
+	"strconv"
 	"strings"
+
+	"sirec/internal/auth"
 
 	"sirec/internal/record"
 	"sirec/internal/rules"
@@ -17,6 +21,10 @@ type personData struct {
 	Years   []yearRow
 	Chart   template.HTML
 	Purpose string // message key of the stated purpose; "" on the person's own portal page
+	// The console's page links a year to its months, and shows maintainers the event numbers to correct.
+	Console     bool
+	PurposeCode string
+	CanCorrect  bool
 }
 
 // yearRow sums one year of one insurance type's contributions.
@@ -120,4 +128,51 @@ func accountChart(years []rules.AccountYear, lang string) template.HTML {
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
+}
+
+// personMonths lists one year of a person's contributions month by month, with the event behind each row
+// (a maintainer corrects it from here). It is logged as a view of the person's record (Q7).
+func (s *server) personMonths(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
+	purpose := r.URL.Query().Get("purpose")
+	if !slices.Contains(Purposes, purpose) {
+		http.Redirect(w, r, "/console/persons", http.StatusSeeOther)
+		return
+	}
+	year, err := strconv.Atoi(r.URL.Query().Get("year"))
+	if err != nil || year < 1950 || year > 2200 {
+		s.fail(w, r, "console", http.StatusNotFound, "err.not_found")
+		return
+	}
+	ctx := r.Context()
+	pv, err := s.cfg.Store.PersonRecord(ctx, r.PathValue("person"))
+	if err != nil {
+		s.failErr(w, r, "console", err)
+		return
+	}
+	if err := AppendQuery(ctx, s.cfg.Store.Driver(), QueryEntry{At: s.cfg.Now(), ActorKind: ActorStaff, Actor: p.Username,
+		Person: pv.Person, Page: "console/person_contributions", Fields: "contributions " + strconv.Itoa(year), Purpose: purpose}); err != nil {
+		s.failErr(w, r, "console", err)
+		return
+	}
+	var rows []store.ContributionView
+	for _, c := range pv.Contributions {
+		if c.Period.Year() == year {
+			rows = append(rows, c)
+		}
+	}
+	slices.SortStableFunc(rows, func(a, b store.ContributionView) int {
+		if a.Period != b.Period {
+			return int(a.Period) - int(b.Period)
+		}
+		return slices.Index(record.InsuranceTypes, a.Type) - slices.Index(record.InsuranceTypes, b.Type)
+	})
+	v := s.staffView(w, r, p, "person.months_title")
+	v.Data = struct {
+		Person, Name, IDMasked, Purpose string
+		Year                            int
+		Rows                            []store.ContributionView
+		Years                           []yearRow
+		CanCorrect                      bool
+	}{pv.Person, pv.Name, pv.IDMasked, purpose, year, rows, contributionYears(rows), p.Has(auth.PostMaintainer)}
+	s.render(w, r, http.StatusOK, "person_months", v)
 }

@@ -1,8 +1,6 @@
 package web
 
 import (
-	"context"
-	"errors"
 	"net/http"
 
 	"sirec/internal/record"
@@ -22,6 +20,9 @@ func (s *server) portalRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /portal/lang", s.setLang("portal"))
 	mux.HandleFunc("GET /portal/persons/{person}", s.portalOnly("", s.portalPerson))
 	mux.HandleFunc("GET /portal/employees/{person}", s.portalOnly(KindEmployer, s.employee))
+	mux.HandleFunc("GET /portal/contributions", s.portalOnly(KindEmployer, s.portalContributions))
+	mux.HandleFunc("GET /portal/contributions/export", s.portalOnly(KindEmployer, s.portalContributions))
+	s.queryUsePortalRoutes(mux)
 	mux.HandleFunc("/portal/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, "portal", http.StatusNotFound, "err.not_found")
 	})
@@ -57,6 +58,10 @@ func (s *server) portalView(w http.ResponseWriter, r *http.Request, a *PortalAcc
 	v := s.newView(w, r, "portal", title)
 	v.User = a.Username
 	v.Nav = []navItem{{Href: "/portal/", Label: "nav.portal_home", Current: r.URL.Path == "/portal/"}}
+	if a.Kind == KindEmployer {
+		v.Nav = append(v.Nav, navItem{Href: "/portal/contributions", Label: "nav.portal_contributions", Current: r.URL.Path == "/portal/contributions"})
+	}
+	v.Nav = withQueryUseNav(v.Nav, a.Kind, r.URL.Path)
 	return v
 }
 
@@ -117,78 +122,20 @@ func (s *server) ownRecord(w http.ResponseWriter, r *http.Request, a *PortalAcco
 	s.render(w, r, http.StatusOK, "person", v)
 }
 
-// EmployerView is an employer's own registration.
-type EmployerView struct {
-	CreditCode    string
-	Name          string
-	Region        string
-	IndustryClass int
-	RegisteredOn  string
-	Status        string
-}
-
-type employeeRow struct {
-	Person, Name, IDMasked string
-}
-
-func (s *server) employerOf(ctx context.Context, code string) (EmployerView, error) {
-	tx, err := s.cfg.Store.Driver().Begin(ctx, false)
-	if err != nil {
-		return EmployerView{}, err
-	}
-	defer tx.Rollback(ctx)
-	e := EmployerView{CreditCode: code}
-	err = tx.QueryRow(ctx, "SELECT name, region, industry_class, registered_on, status FROM employers WHERE credit_code = $1", code).
-		Scan(&e.Name, &e.Region, &e.IndustryClass, &e.RegisteredOn, &e.Status)
-	if errors.Is(err, store.ErrNoRows) {
-		return e, record.Errorf(record.ENotFound, "employer not registered")
-	}
-	return e, err
-}
-
-// maxEmployees bounds the employees listed on an employer's page.
-const maxEmployees = 200
-
-// employees lists the persons with an enrolment through the employer, by person key, names and ID numbers
-// masked.
-func (s *server) employees(ctx context.Context, code string) ([]employeeRow, error) {
-	tx, err := s.cfg.Store.Driver().Begin(ctx, false)
-	if err != nil {
-		return nil, err
-	}
-	defer tx.Rollback(ctx)
-	rows, err := tx.Query(ctx, `SELECT p.person, p.name, p.id_sealed FROM persons p
-		WHERE p.person IN (SELECT person FROM enrolments WHERE employer = $1) ORDER BY p.person LIMIT $2`, code, maxEmployees)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []employeeRow
-	for rows.Next() {
-		var e employeeRow
-		var sealed []byte
-		if err := rows.Scan(&e.Person, &e.Name, &sealed); err != nil {
-			return nil, err
-		}
-		e.Name = MaskName(e.Name)
-		e.IDMasked = openMasked(s.cfg.Store, sealed)
-		out = append(out, e)
-	}
-	return out, rows.Err()
-}
-
 func (s *server) employerHome(w http.ResponseWriter, r *http.Request, a *PortalAccount) {
 	ctx := r.Context()
-	e, err := s.employerOf(ctx, a.Subject)
+	e, err := s.cfg.Store.Employer(ctx, a.Subject)
 	if err != nil {
 		s.failErr(w, r, "portal", err)
 		return
 	}
-	list, err := s.employees(ctx, a.Subject)
+	pg := newPager(r, employeesPage)
+	list, total, err := s.cfg.Store.Employees(ctx, a.Subject, store.EmployeesByName, pg.Offset(), pg.Size)
 	if err != nil {
 		s.failErr(w, r, "portal", err)
 		return
 	}
+	pg.setTotal(total)
 	for _, x := range list {
 		if err := AppendQuery(ctx, s.cfg.Store.Driver(), QueryEntry{At: s.cfg.Now(), ActorKind: ActorEmployer, Actor: a.Username,
 			Person: x.Person, Page: "portal/employer", Fields: "name_masked,id_number_masked", Purpose: employerPurpose}); err != nil {
@@ -196,13 +143,38 @@ func (s *server) employerHome(w http.ResponseWriter, r *http.Request, a *PortalA
 			return
 		}
 	}
+	for i := range list {
+		list[i].Name = MaskName(list[i].Name)
+	}
 	v := s.portalView(w, r, a, "portal.employer.title")
 	v.Data = struct {
-		E         EmployerView
-		Employees []employeeRow
-		Limit     int
-	}{e, list, maxEmployees}
+		E         store.EmployerView
+		Employees []store.EmployeeView
+		Pager     pager
+	}{e, list, pg}
 	s.render(w, r, http.StatusOK, "employer", v)
+}
+
+// portalContributions shows an employer its own contributions by period and insurance type (Q3): sums, with
+// the filters, paging and export of the console's page.
+func (s *server) portalContributions(w http.ResponseWriter, r *http.Request, a *PortalAccount) {
+	e, err := s.cfg.Store.Employer(r.Context(), a.Subject)
+	if err != nil {
+		s.failErr(w, r, "portal", err)
+		return
+	}
+	if r.URL.Path == "/portal/contributions/export" {
+		s.exportContributions(w, r, "portal", e)
+		return
+	}
+	d, err := s.employerContributions(r, e)
+	if err != nil {
+		s.failErr(w, r, "portal", err)
+		return
+	}
+	v := s.portalView(w, r, a, "portal.contributions.title")
+	v.Data = d
+	s.render(w, r, http.StatusOK, "employer_contributions", v)
 }
 
 // employee shows an employer one employee's registration and the enrolments and contributions through this

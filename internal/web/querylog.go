@@ -2,18 +2,16 @@ package web
 
 import (
 	"context"
-	"fmt"
-	"strings"
 	"time"
 
-	"sirec/internal/record"
+	"sirec/internal/querylog"
 	"sirec/internal/store"
 )
 
 // Query log actor kinds.
 const (
-	ActorStaff    = "staff"
-	ActorEmployer = "employer"
+	ActorStaff    = querylog.ActorStaff
+	ActorEmployer = querylog.ActorEmployer
 )
 
 // QueryEntry is one view of a person's data by someone other than that person (Q7): who, when, whose data,
@@ -27,6 +25,8 @@ type QueryEntry struct {
 	Page      string // the page shown, e.g. "console/person"
 	Fields    string // the groups of fields shown, comma-separated
 	Purpose   string // the purpose code the viewer gave (staff) or the fixed purpose of the page (employer)
+	// Application is the proxy authorisation or other body's application the view was made under, if any.
+	Application string
 }
 
 // QueryFilter narrows ListQueries; empty fields match everything.
@@ -35,67 +35,24 @@ type QueryFilter struct {
 	Actor  string
 }
 
-// AppendQuery writes one entry to the query log. The log is append-only: no code path changes or deletes it.
+// AppendQuery writes one entry to the query log. The log is append-only and hash-chained (internal/querylog):
+// no code path changes or deletes it.
 func AppendQuery(ctx context.Context, d store.Driver, e QueryEntry) error {
-	if e.Person == "" || e.Actor == "" || e.Page == "" || e.Purpose == "" {
-		return record.Invalid("query_log", "required", "a query log entry needs actor, person, page and purpose")
-	}
-	tx, err := d.Begin(ctx, true)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback(ctx)
-	if _, err := tx.Exec(ctx, "INSERT INTO query_log (at, actor_kind, actor, person, page, fields, purpose) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-		e.At.UnixMilli(), e.ActorKind, e.Actor, e.Person, e.Page, e.Fields, e.Purpose); err != nil {
-		return err
-	}
-	return tx.Commit(ctx)
+	return querylog.Append(ctx, d, querylog.Entry{At: e.At, ActorKind: e.ActorKind, Actor: e.Actor, Person: e.Person,
+		Page: e.Page, Fields: e.Fields, Purpose: e.Purpose, Application: e.Application})
 }
 
 // ListQueries returns the entries matching f, newest first, limit of them (1 to 1000) after skipping offset, and
 // how many match.
 func ListQueries(ctx context.Context, d store.Driver, f QueryFilter, offset, limit int) ([]QueryEntry, int, error) {
-	if offset < 0 || limit < 1 || limit > 1000 {
-		return nil, 0, record.Invalid("limit", "range", "offset from 0 and limit 1 to 1000")
-	}
-	var where []string
-	var args []any
-	if f.Person != "" {
-		args = append(args, f.Person)
-		where = append(where, fmt.Sprintf("person = $%d", len(args)))
-	}
-	if f.Actor != "" {
-		args = append(args, f.Actor)
-		where = append(where, fmt.Sprintf("actor = $%d", len(args)))
-	}
-	cond := ""
-	if len(where) > 0 {
-		cond = " WHERE " + strings.Join(where, " AND ")
-	}
-	tx, err := d.Begin(ctx, false)
+	es, total, err := querylog.List(ctx, d, querylog.Filter{Person: f.Person, Actor: f.Actor}, offset, limit)
 	if err != nil {
 		return nil, 0, err
 	}
-	defer tx.Rollback(ctx)
-	var total int64
-	if err := tx.QueryRow(ctx, "SELECT COUNT(*) FROM query_log"+cond, args...).Scan(&total); err != nil {
-		return nil, 0, err
-	}
-	rows, err := tx.Query(ctx, fmt.Sprintf("SELECT id, at, actor_kind, actor, person, page, fields, purpose FROM query_log%s ORDER BY id DESC LIMIT $%d OFFSET $%d",
-		cond, len(args)+1, len(args)+2), append(args, limit, offset)...)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer rows.Close()
 	var out []QueryEntry
-	for rows.Next() {
-		var e QueryEntry
-		var at int64
-		if err := rows.Scan(&e.ID, &at, &e.ActorKind, &e.Actor, &e.Person, &e.Page, &e.Fields, &e.Purpose); err != nil {
-			return nil, 0, err
-		}
-		e.At = time.UnixMilli(at).UTC()
-		out = append(out, e)
+	for _, e := range es {
+		out = append(out, QueryEntry{ID: e.ID, At: e.At, ActorKind: e.ActorKind, Actor: e.Actor, Person: e.Person, Page: e.Page,
+			Fields: e.Fields, Purpose: e.Purpose, Application: e.Application})
 	}
-	return out, int(total), rows.Err()
+	return out, total, nil
 }

@@ -27,6 +27,9 @@ import (
 	"time"
 
 	"sirec/internal/auth"
+	"sirec/internal/check"
+	"sirec/internal/custody"
+	"sirec/internal/queryuse"
 	"sirec/internal/record"
 	"sirec/internal/review"
 	"sirec/internal/store"
@@ -53,10 +56,24 @@ type Config struct {
 	// Secret keys the CSRF tokens; nil means a random secret for this process (forms then do not survive a
 	// restart, which only asks the user to submit again).
 	Secret []byte
+	// Context ends the background work (verifications); nil means context.Background().
+	Context context.Context
+	// VerifyEvery, when more than 0, verifies the journal and projections at that interval (the first run
+	// one interval after the start); every run's outcome is kept and shown on the console.
+	VerifyEvery time.Duration
+	// Custody is the backup and drill schedule serve runs, nil for none; the custody page shows the custody log
+	// either way.
+	Custody *custody.Scheduler
+	// Checks runs the data checks (shared with serve's scheduler); nil means a runner of its own on Store.
+	Checks *check.Runner
+	// QueryUse are statements, certificates, objections, proxies, applications and statistics (Q1–Q7); nil
+	// means the defaults on Store (queryuse.For).
+	QueryUse *queryuse.Services
 }
 
 type server struct {
 	cfg      Config
+	verify   *verifyJob
 	accounts *Accounts
 	pages    map[string]*template.Template
 	static   http.Handler
@@ -87,7 +104,13 @@ func NewHandler(cfg Config) http.Handler {
 			panic(err)
 		}
 	}
-	s := &server{cfg: cfg, accounts: cfg.Accounts}
+	if cfg.Context == nil {
+		cfg.Context = context.Background()
+	}
+	s := &server{cfg: cfg, accounts: cfg.Accounts, verify: &verifyJob{}}
+	if cfg.VerifyEvery > 0 {
+		go s.scheduleVerify(cfg.Context, cfg.VerifyEvery)
+	}
 	if s.accounts == nil {
 		s.accounts = NewAccounts(cfg.Store.Driver(), cfg.Auth.Config())
 	}
@@ -99,6 +122,7 @@ func NewHandler(cfg Config) http.Handler {
 	mux.HandleFunc("GET /static/", s.serveStatic)
 	s.consoleRoutes(mux)
 	s.portalRoutes(mux)
+	s.verifyRoutes(mux)
 	return s.secure(s.logRequests(mux))
 }
 
@@ -109,6 +133,7 @@ func Mount(cfg Config, api http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/console/", w)
 	mux.Handle("/portal/", w)
+	mux.Handle("/verify/", w) // the public check page of certificates
 	mux.Handle("/static/", w)
 	mux.HandleFunc("GET /{$}", func(rw http.ResponseWriter, r *http.Request) {
 		http.Redirect(rw, r, "/console/", http.StatusSeeOther)
@@ -283,6 +308,7 @@ type view struct {
 	General []string          // messages not tied to a field
 	Form    map[string]string // the submitted values, to fill the form again
 	Data    any
+	Refresh int // seconds after which the page reloads itself (a job in progress); 0 for never
 
 	loc *time.Location
 }
@@ -365,6 +391,21 @@ var funcs = template.FuncMap{
 			Years []yearRow
 		}{v, years}
 	},
+	"field": func(v *view, f intakeField) formField { return formField{V: v, F: f} },
+	"int64": func(n int) int64 { return int64(n) },
+	"short": shortRoot,
+	"add": func(a int64, more ...int64) int64 {
+		for _, b := range more {
+			a += b
+		}
+		return a
+	},
+	"pagerOf": func(v *view, p pager) any {
+		return struct {
+			V *view
+			P pager
+		}{v, p}
+	},
 }
 
 func parsePages() map[string]*template.Template {
@@ -372,13 +413,19 @@ func parsePages() map[string]*template.Template {
 	if err != nil {
 		panic(err)
 	}
+	// Files named _*.html hold parts (defined templates) that any page may use; layout.html is every page's frame.
+	parts, err := fs.Glob(templateFS, "templates/_*.html")
+	if err != nil {
+		panic(err)
+	}
 	pages := map[string]*template.Template{}
 	for _, n := range names {
 		base := strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")
-		if base == "layout" {
+		if base == "layout" || strings.HasPrefix(base, "_") {
 			continue
 		}
-		pages[base] = template.Must(template.New(base).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", n))
+		files := append([]string{"templates/layout.html"}, parts...)
+		pages[base] = template.Must(template.New(base).Funcs(funcs).ParseFS(templateFS, append(files, n)...))
 	}
 	return pages
 }
