@@ -538,3 +538,43 @@ func TestMonthlyBatchIsAppendedInPersonOrder(t *testing.T) {
 		mustVerify(t, env)
 	})
 }
+
+// TestVerifyDoesNotBlockWriters: while a verification's session is open (its snapshot taken), the store
+// still records, and the session goes on seeing the journal as it was.
+func TestVerifyDoesNotBlockWriters(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		ctx := context.Background()
+		s := env.Store()
+		basics(t, s)
+		sess, err := s.Driver().Session(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sess.Rollback(ctx)
+		var before int64
+		if err := sess.QueryRow(ctx, "SELECT COUNT(*) FROM journal_events").Scan(&before); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := sess.Exec(ctx, "CREATE TEMP TABLE shadow_probe (x INTEGER)"); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() {
+			_, err := s.Record(ctx, "while verifying", []record.Fact{&record.PersonRegistered{PersonRef: ref(benchID(4321)), Name: "乙",
+				Region: "110105", RegisteredOn: "2015-01-01"}})
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("record while a verify session is open: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("recording waited for the verify session: the session holds the write lock")
+		}
+		var still int64
+		if err := sess.QueryRow(ctx, "SELECT COUNT(*) FROM journal_events").Scan(&still); err != nil || still != before {
+			t.Fatalf("session saw %d events, then %d (%v): not a snapshot", before, still, err)
+		}
+	})
+}

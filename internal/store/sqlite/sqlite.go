@@ -144,9 +144,11 @@ func begin(ctx context.Context, db *sql.DB, closeDB *sql.DB) (*tx_, error) {
 	return &tx_{tx: tx, conn: conn, closeDB: closeDB}, nil
 }
 
-// Session opens a separate connection for verify's shadow tables.
+// Session opens a separate connection for verify's shadow tables. Its transaction is a deferred one: it reads
+// the database as of its first read (a WAL snapshot) and writes only to its own temporary tables, so a long
+// verification never holds the write lock and postings, sign-ins and query-log entries go on meanwhile.
 func (d *Driver) Session(ctx context.Context) (store.Tx, error) {
-	db, err := sql.Open("sqlite3", dsn(d.path, "immediate"))
+	db, err := sql.Open("sqlite3", dsn(d.path, "deferred"))
 	if err != nil {
 		return nil, err
 	}
