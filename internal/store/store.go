@@ -264,6 +264,11 @@ func (s *Store) toEvents(ctx context.Context, tx Tx, now time.Time, source strin
 				ref.Person = p
 			}
 			e.Person = ref.Person
+			if pc, ok := f.(*record.PersonChanged); ok && pc.NewIDNumber == "" {
+				// The index and sealed number are the store's to derive from a new ID number; values that came
+				// in with the fact (a crafted draft) would repoint the person's identity.
+				pc.IDIndex, pc.IDSealed = "", nil
+			}
 			if pc, ok := f.(*record.PersonChanged); ok && pc.NewIDNumber != "" {
 				pc.IDIndex, pc.IDSealed = s.keys.IndexID(pc.NewIDNumber), s.keys.SealID(pc.NewIDNumber)
 				if _, dup := known[pc.IDIndex]; dup {

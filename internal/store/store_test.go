@@ -578,3 +578,28 @@ func TestVerifyDoesNotBlockWriters(t *testing.T) {
 		}
 	})
 }
+
+// TestPersonChangeCannotCarryAnIDIndex: a person change that arrives with an ID index and sealed number of its
+// own (a crafted draft) does not repoint the person: the store derives those from a new ID number only.
+func TestPersonChangeCannotCarryAnIDIndex(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		ctx := context.Background()
+		s := env.Store()
+		id, other := benchID(11), benchID(12)
+		if _, err := s.Record(ctx, "setup", []record.Fact{&record.PersonRegistered{PersonRef: ref(id), Name: "甲", Region: "110105", RegisteredOn: "2015-01-01"}}); err != nil {
+			t.Fatal(err)
+		}
+		forged := &record.PersonChanged{PersonRef: ref(id), Name: "甲", Reason: "更正姓名",
+			IDIndex: env.Keys.IndexID(other), IDSealed: env.Keys.SealID(other)}
+		if _, err := s.Record(ctx, "crafted", []record.Fact{forged}); err != nil {
+			t.Fatal(err)
+		}
+		if p, err := s.FindPerson(ctx, id); err != nil || p == "" {
+			t.Fatalf("the person is no longer found by their own number: %q %v", p, err)
+		}
+		if p, err := s.FindPerson(ctx, other); err == nil && p != "" {
+			t.Fatalf("the person is now found by another number (%q)", p)
+		}
+		mustVerify(t, env)
+	})
+}
