@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
 
 	"sirec/internal/record"
@@ -85,6 +86,25 @@ func ensurePlainTable(ctx context.Context, d store.Driver) error {
 		if _, err := tx.Exec(ctx, q); err != nil {
 			return fmt.Errorf("baseline table: %w", err)
 		}
+	}
+	return tx.Commit(ctx)
+}
+
+// FillPlainLike creates the baseline table and copies into it every row of the contributions projection, so
+// that the baseline inserts into a table (and person index) as large as the one the posting path inserts into.
+// It is not timed.
+func FillPlainLike(ctx context.Context, d store.Driver) error {
+	if err := ensurePlainTable(ctx, d); err != nil {
+		return err
+	}
+	tx, err := d.Begin(ctx, true)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	cols := strings.Join(plainCols, ", ")
+	if _, err := tx.Exec(ctx, "INSERT INTO "+PlainTable+" ("+cols+") SELECT "+cols+" FROM contributions"); err != nil {
+		return fmt.Errorf("baseline table: %w", err)
 	}
 	return tx.Commit(ctx)
 }
