@@ -77,7 +77,7 @@ func runServe(ctx context.Context, args []string) error {
 	checks := ck.start(ctx, s, users, logger)
 	transfers := transfer.New(s, nil, transfer.Config{Logger: logger}) // transfers between regions (docs/TRANSFER.md)
 	srv := &http.Server{
-		Handler:           web.Mount(web.Config{Context: ctx, VerifyEvery: vf.every, QueryUse: qu, Custody: sched, Checks: checks, Store: s, Auth: users, Review: review.New(s), Logger: logger}, (&api.Server{QueryUse: qu, Custody: sched, Checks: checks, Store: s, Auth: users, Review: review.New(s), Calc: calculator(s), Logger: logger, QueryLog: queryLog(s), Transfer: transfers}).Handler()),
+		Handler:           web.Mount(web.Config{Context: ctx, VerifyEvery: vf.every, QueryUse: qu, Custody: sched, Checks: checks, Store: s, Auth: users, Review: review.New(s), Logger: logger}, (&api.Server{QueryUse: qu, Custody: sched, Checks: checks, Store: s, Auth: users, Review: review.New(s), Calc: calculator(s), Logger: logger, QueryLog: web.StaffQueryLog(s.Driver()), Transfer: transfers}).Handler()),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	go func() {
@@ -134,14 +134,6 @@ func progressPrinter() func(stage string, done, total int) {
 }
 
 func nowUTC() time.Time { return time.Now().UTC() }
-
-// queryLog registers the API's reads of persons' data in the query log the console uses (Q7).
-func queryLog(s *store.Store) func(ctx context.Context, actor, person, page, fields, purpose string) error {
-	return func(ctx context.Context, actor, person, page, fields, purpose string) error {
-		return web.AppendQuery(ctx, s.Driver(), web.QueryEntry{At: time.Now(), ActorKind: web.ActorStaff, Actor: actor,
-			Person: person, Page: page, Fields: fields, Purpose: purpose})
-	}
-}
 
 // DemoPassword is every demo user's password.
 const DemoPassword = "sirec-demo-2026"

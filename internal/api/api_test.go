@@ -45,11 +45,8 @@ func newFixture(t *testing.T, env *storetest.Env) *fixture {
 	cfg.Argon2 = cheap
 	users := auth.New(st.Driver(), cfg)
 	s := &api.Server{Store: st, Auth: users, Review: review.New(st), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Calc: func(name string, in []byte) ([]byte, error) { return rules.Calc(st.Book(), name, in) },
-		QueryLog: func(ctx context.Context, actor, person, page, fields, purpose string) error {
-			return web.AppendQuery(ctx, st.Driver(), web.QueryEntry{At: time.Now(), ActorKind: web.ActorStaff, Actor: actor,
-				Person: person, Page: page, Fields: fields, Purpose: purpose})
-		}}
+		Calc:     func(name string, in []byte) ([]byte, error) { return rules.Calc(st.Book(), name, in) },
+		QueryLog: web.StaffQueryLog(st.Driver())}
 	// Check runs started through the API run in the background; the test waits for them before the store closes.
 	s.Checks = &check.Runner{Store: st, Items: workitem.New(st, users), Logger: s.Logger}
 	t.Cleanup(s.Checks.Wait)

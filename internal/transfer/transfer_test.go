@@ -103,10 +103,7 @@ func (a *agency) newService() *transfer.Service {
 
 func (a *agency) serve(ln net.Listener) {
 	s := &api.Server{Store: a.st, Auth: a.users, Review: a.rv, Transfer: a.tr, Logger: quiet,
-		QueryLog: func(ctx context.Context, actor, person, page, fields, purpose string) error {
-			return web.AppendQuery(ctx, a.st.Driver(), web.QueryEntry{At: time.Now(), ActorKind: web.ActorStaff, Actor: actor,
-				Person: person, Page: page, Fields: fields, Purpose: purpose})
-		}}
+		QueryLog: web.StaffQueryLog(a.st.Driver())}
 	a.srv = &http.Server{Handler: s.Handler()}
 	go a.srv.Serve(ln)
 	a.t.Cleanup(func() { a.srv.Close() })

@@ -35,6 +35,15 @@ type QueryFilter struct {
 	Actor  string
 }
 
+// StaffQueryLog is the API's query log (api.Server.QueryLog): each read by a staff user or machine client
+// becomes a query-log entry through AppendQuery.
+func StaffQueryLog(d store.Driver) func(ctx context.Context, actor, person, page, fields, purpose string) error {
+	return func(ctx context.Context, actor, person, page, fields, purpose string) error {
+		return AppendQuery(ctx, d, QueryEntry{At: time.Now(), ActorKind: ActorStaff, Actor: actor,
+			Person: person, Page: page, Fields: fields, Purpose: purpose})
+	}
+}
+
 // AppendQuery writes one entry to the query log. The log is append-only and hash-chained (internal/querylog):
 // no code path changes or deletes it.
 func AppendQuery(ctx context.Context, d store.Driver, e QueryEntry) error {

@@ -385,10 +385,7 @@ func readLoad(ctx context.Context, c Config, s *store.Store, engine string, size
 	}
 	rand.New(rand.NewPCG(c.Seed, 7)).Shuffle(len(keys), func(i, j int) { keys[i], keys[j] = keys[j], keys[i] })
 	srv := &api.Server{Store: s, Auth: users, Review: review.New(s), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		QueryLog: func(ctx context.Context, actor, person, page, fields, purpose string) error {
-			return web.AppendQuery(ctx, s.Driver(), web.QueryEntry{At: time.Now(), ActorKind: web.ActorStaff, Actor: actor,
-				Person: person, Page: page, Fields: fields, Purpose: purpose})
-		}}
+		QueryLog: web.StaffQueryLog(s.Driver())}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
