@@ -24,16 +24,7 @@ func BenchmarkPostMonthlyBatch(b *testing.B) {
 			env := storetest.New(b, engine)
 			s := env.Store()
 			ctx := context.Background()
-			ids := make([]string, persons)
-			facts := []record.Fact{&record.EmployerRegistered{CreditCode: employerA, IndustryClass: 1, Name: "基准单位", Region: "350100", RegisteredOn: "2001-01-01"}}
-			for i := range ids {
-				body := fmt.Sprintf("110105%04d%02d%02d%03d", 1960+i%40, 1+i/1000%12, 1+i%28, i%1000)
-				ids[i] = body + string(record.IDCheckChar(body))
-				facts = append(facts, &record.PersonRegistered{PersonRef: ref(ids[i]), Name: "基准", Region: "110105", RegisteredOn: "2015-01-01"})
-			}
-			if _, err := s.Record(ctx, "bench:setup", facts); err != nil {
-				b.Fatal(err)
-			}
+			ids := recordBenchPersons(b, s, persons, "2015-01-01")
 			batch := func(year int) []record.Fact {
 				out := make([]record.Fact, 0, persons*months)
 				for m := 1; m <= months; m++ {
@@ -86,13 +77,7 @@ func BenchmarkVerify(b *testing.B) {
 			env := storetest.New(b, engine)
 			s := env.Store()
 			ctx := context.Background()
-			facts := []record.Fact{&record.EmployerRegistered{CreditCode: employerA, IndustryClass: 1, Name: "基准单位", Region: "350100", RegisteredOn: "2001-01-01"}}
-			for i := 0; i < persons; i++ {
-				facts = append(facts, &record.PersonRegistered{PersonRef: ref(benchID(i)), Name: "基准", Region: "110105", RegisteredOn: "2015-01-01"})
-			}
-			if _, err := s.Record(ctx, "bench:setup", facts); err != nil {
-				b.Fatal(err)
-			}
+			recordBenchPersons(b, s, persons, "2015-01-01")
 			for m := 1; m <= months; m++ {
 				batch := make([]record.Fact, 0, persons)
 				for i := 0; i < persons; i++ {
@@ -133,6 +118,22 @@ func BenchmarkVerify(b *testing.B) {
 	}
 }
 
+// recordBenchPersons records the benchmarks' employer and persons 0 to n-1 (benchID), registered on the given
+// day, and returns their ID numbers.
+func recordBenchPersons(b *testing.B, s *store.Store, n int, registeredOn string) []string {
+	b.Helper()
+	ids := make([]string, n)
+	facts := []record.Fact{&record.EmployerRegistered{CreditCode: employerA, IndustryClass: 1, Name: "基准单位", Region: "350100", RegisteredOn: "2001-01-01"}}
+	for i := range ids {
+		ids[i] = benchID(i)
+		facts = append(facts, &record.PersonRegistered{PersonRef: ref(ids[i]), Name: "基准", Region: "110105", RegisteredOn: registeredOn})
+	}
+	if _, err := s.Record(context.Background(), "bench:setup", facts); err != nil {
+		b.Fatal(err)
+	}
+	return ids
+}
+
 func benchID(i int) string {
 	body := fmt.Sprintf("110105%04d%02d%02d%03d", 1960+i%40, 1+i/1000%12, 1+i%28, i%1000)
 	return body + string(record.IDCheckChar(body))
@@ -149,13 +150,7 @@ func BenchmarkPersonRecord(b *testing.B) {
 		{
 			s := env.Store()
 			ctx := context.Background()
-			facts := []record.Fact{&record.EmployerRegistered{CreditCode: employerA, IndustryClass: 1, Name: "基准单位", Region: "350100", RegisteredOn: "2001-01-01"}}
-			for i := 0; i < persons; i++ {
-				facts = append(facts, &record.PersonRegistered{PersonRef: ref(benchID(i)), Name: "基准", Region: "110105", RegisteredOn: "2010-01-01"})
-			}
-			if _, err := s.Record(ctx, "bench:setup", facts); err != nil {
-				b.Fatal(err)
-			}
+			recordBenchPersons(b, s, persons, "2010-01-01")
 			for y := 2015; y < 2025; y++ {
 				batch := make([]record.Fact, 0, persons*36)
 				for m := 1; m <= 12; m++ {
