@@ -30,11 +30,14 @@ func runBench(ctx context.Context, args []string) error {
 	fs.DurationVar(&c.ReadFor, "read-for", 10*time.Second, "how long each read load runs")
 	fs.StringVar(&c.Dir, "dir", "", "scratch folder for SQLite files and keys (default: a new temporary folder)")
 	fs.BoolVar(&c.Keep, "keep", false, "keep the scratch databases afterwards")
+	fs.StringVar(&c.Profile, "profile", "", "write a CPU profile of each timed phase into this folder (<engine>-<persons>-<phase>.pprof)")
+	replay := fs.Bool("replay", true, "also run the full verify (replay every event and compare the projections), which runs at rebuild speed")
 	out := fs.String("out", "", "write the report to this file instead of standard output")
 	if err := fs.Parse(args); err != nil {
 		return &exitError{code: 2}
 	}
 	c.Engines = strings.Split(*engines, ",")
+	c.NoReplay = !*replay
 	var err error
 	if c.Sizes, err = ints("sizes", *sizes); err != nil {
 		return err

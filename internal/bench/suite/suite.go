@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -47,6 +48,12 @@ type Config struct {
 	ReadFor time.Duration
 	Dir     string // scratch folder for SQLite files and keys; removed afterwards unless Keep
 	Keep    bool
+	// Profile, when set, is a folder that gets a CPU profile of each timed phase:
+	// <engine>-<persons>-<phase>.pprof, for `go tool pprof`.
+	Profile string
+	// NoReplay leaves out the full verify (replay of every event into shadow tables), which runs at about
+	// rebuild speed and so doubles that part of a large run.
+	NoReplay bool
 	// Log is told what is being done; Progress how far a long step has come.
 	Log      io.Writer
 	Progress func(stage string, done, total int)
@@ -197,8 +204,10 @@ func runOne(ctx context.Context, c Config, engine string, size int) (figs []Figu
 	// 1. The dataset, through the normal append path.
 	logf("recording the dataset (%d years of monthly contributions from %d)", c.Years, c.FromYear)
 	peak.Reset()
+	stop := c.profile(engine, size, "dataset")
 	start := time.Now()
 	sum, err := demo.Generate(ctx, s, demo.Options{Persons: size, Seed: c.Seed, FromYear: c.FromYear, Years: c.Years, Progress: c.Progress})
+	stop()
 	if err != nil {
 		return figs, err
 	}
@@ -223,8 +232,10 @@ func runOne(ctx context.Context, c Config, engine string, size int) (figs []Figu
 	}
 	runtime.GC()
 	peak.Reset()
+	stop = c.profile(engine, size, "post")
 	start = time.Now()
 	rc, err := s.Record(ctx, "bench:monthly-batch", batch)
+	stop()
 	if err != nil {
 		return figs, err
 	}
@@ -279,16 +290,22 @@ func runOne(ctx context.Context, c Config, engine string, size int) (figs []Figu
 		return figs, err
 	}
 	var rep store.VerifyReport
-	for _, full := range []bool{false, true} {
+	modes := []bool{false, true}
+	if c.NoReplay {
+		modes = modes[:1]
+	}
+	for _, full := range modes {
 		logf("verifying the journal (projections too: %v)", full)
 		runtime.GC()
 		peak.Reset()
+		stop := c.profile(engine, size, map[bool]string{false: "verify-journal", true: "verify-full"}[full])
 		start = time.Now()
 		if full {
 			rep, err = store.Verify(ctx, s.Driver(), v, store.DefaultRules(), nil)
 		} else {
 			rep, err = store.VerifyJournal(ctx, s.Driver(), v, nil)
 		}
+		stop()
 		if err != nil {
 			return figs, err
 		}
@@ -315,8 +332,11 @@ func runOne(ctx context.Context, c Config, engine string, size int) (figs []Figu
 	logf("rebuilding the projections")
 	runtime.GC()
 	peak.Reset()
+	stop = c.profile(engine, size, "rebuild")
 	start = time.Now()
-	if err := s.Rebuild(ctx, nil); err != nil {
+	err = s.Rebuild(ctx, nil)
+	stop()
+	if err != nil {
 		return figs, err
 	}
 	rebuildTook := time.Since(start)
@@ -326,6 +346,29 @@ func runOne(ctx context.Context, c Config, engine string, size int) (figs []Figu
 	f.Note = fmt.Sprintf("%s for %d events", rebuildTook.Round(time.Millisecond), rep.Events)
 	figs = append(figs, f)
 	return figs, nil
+}
+
+// profile starts a CPU profile of one phase when c.Profile is set; the returned func stops it. A profile that
+// cannot be started (another one running, a folder not writable) is reported and the phase runs unprofiled.
+func (c Config) profile(engine string, size int, phase string) func() {
+	if c.Profile == "" {
+		return func() {}
+	}
+	path := filepath.Join(c.Profile, fmt.Sprintf("%s-%d-%s.pprof", engine, size, phase))
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintf(c.Log, "bench: no profile of %s: %v\n", phase, err)
+		return func() {}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		fmt.Fprintf(c.Log, "bench: no profile of %s: %v\n", phase, err)
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
 }
 
 func yesNo(b bool) string {
@@ -400,6 +443,7 @@ func readLoad(ctx context.Context, c Config, s *store.Store, engine string, size
 		logf("reading records over HTTP with %d clients for %s", clients, c.ReadFor)
 		runtime.GC()
 		peak.Reset()
+		stop := c.profile(engine, size, fmt.Sprintf("read-%d", clients))
 		res, err := bench.Load{Clients: clients, Duration: c.ReadFor, Warmup: time.Second, Request: func(cl, i int) (*http.Request, error) {
 			req, err := http.NewRequest(http.MethodGet, base+url.PathEscape(keys[(cl*7919+i)%len(keys)]), nil)
 			if err != nil {
@@ -409,6 +453,7 @@ func readLoad(ctx context.Context, c Config, s *store.Store, engine string, size
 			req.Header.Set("X-Purpose", "benchmark")
 			return req, nil
 		}}.Run(ctx)
+		stop()
 		if err != nil {
 			return figs, err
 		}

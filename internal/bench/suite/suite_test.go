@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -61,5 +62,33 @@ func TestSuiteOnBothEngines(t *testing.T) {
 	t.Log("\n" + md.String())
 	if n := strings.Count(md.String(), "\n"); n != len(figs)+2 {
 		t.Errorf("table has %d lines, want %d:\n%s", n, len(figs)+2, md.String())
+	}
+}
+
+// TestProfilesAndNoReplay: with Profile set, every timed phase leaves a CPU profile; with NoReplay, the full
+// verify is left out and the rest measured as usual.
+func TestProfilesAndNoReplay(t *testing.T) {
+	dir := t.TempDir()
+	figs, err := Run(context.Background(), Config{Engines: []string{"sqlite"}, Sizes: []int{60}, Years: 1, FromYear: 2024,
+		BatchRows: 100, Clients: []int{2}, ReadFor: 200 * time.Millisecond, Dir: t.TempDir(), Profile: dir, NoReplay: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range figs {
+		if strings.HasPrefix(f.Measure, "verify journal and projections") {
+			t.Errorf("NoReplay, yet measured %q", f.Measure)
+		}
+	}
+	if len(figs) != 5 {
+		t.Errorf("%d figures, want 5 (dataset, post, read, verify, rebuild)", len(figs))
+	}
+	for _, phase := range []string{"dataset", "post", "read-2", "verify-journal", "rebuild"} {
+		st, err := os.Stat(filepath.Join(dir, "sqlite-60-"+phase+".pprof"))
+		if err != nil || st.Size() == 0 {
+			t.Errorf("profile of %s: %v", phase, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "sqlite-60-verify-full.pprof")); err == nil {
+		t.Error("a profile of the full verify, which NoReplay leaves out")
 	}
 }
