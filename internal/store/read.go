@@ -193,6 +193,7 @@ func (s *Store) PersonRecordIn(ctx context.Context, tx Tx, person string) (*Pers
 	}
 	v.IDMasked = record.MaskID(id)
 
+	classes := map[string]int{}
 	type q struct {
 		sql  string
 		scan func(Rows) error
@@ -204,11 +205,17 @@ func (s *Store) PersonRecordIn(ctx context.Context, tx Tx, person string) (*Pers
 			v.Enrolments = append(v.Enrolments, e)
 			return err
 		}},
-		{"SELECT seq, type, period, employer, status, wage, base, employer_amount, individual_amount, account_credit, late_days, late_fee FROM contributions WHERE person = $1 ORDER BY type, period, seq", func(r Rows) error {
+		// The employer's industry class (for the rules' work-injury rate) comes with each row: one pass over the
+		// person's rows, not a second query joining them to the employers.
+		{`SELECT c.seq, c.type, c.period, c.employer, c.status, c.wage, c.base, c.employer_amount, c.individual_amount, c.account_credit, c.late_days, c.late_fee,
+				COALESCE(e.industry_class, 0)
+			FROM contributions c LEFT JOIN employers e ON e.credit_code = c.employer WHERE c.person = $1 ORDER BY c.type, c.period, c.seq`, func(r Rows) error {
 			var c ContributionView
 			var period int64
-			err := r.Scan(&c.Seq, &c.Type, &period, &c.Employer, &c.Status, &c.Wage, &c.Base, &c.EmployerAmt, &c.IndividualAmt, &c.AccountCredit, &c.LateDays, &c.LateFee)
+			var class int
+			err := r.Scan(&c.Seq, &c.Type, &period, &c.Employer, &c.Status, &c.Wage, &c.Base, &c.EmployerAmt, &c.IndividualAmt, &c.AccountCredit, &c.LateDays, &c.LateFee, &class)
 			c.Period = record.Period(period)
+			classes[c.Employer] = class
 			v.Contributions = append(v.Contributions, c)
 			return err
 		}},
@@ -259,25 +266,6 @@ func (s *Store) PersonRecordIn(ctx context.Context, tx Tx, person string) (*Pers
 			v.Others = append(v.Others, x)
 			return json.Unmarshal([]byte(attrs), &v.Others[len(v.Others)-1].Attributes)
 		}},
-	}
-	var classes = map[string]int{}
-	if err := func() error {
-		rows, err := tx.Query(ctx, "SELECT DISTINCT e.credit_code, e.industry_class FROM employers e JOIN contributions c ON c.employer = e.credit_code WHERE c.person = $1", person)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var code string
-			var class int
-			if err := rows.Scan(&code, &class); err != nil {
-				return err
-			}
-			classes[code] = class
-		}
-		return rows.Err()
-	}(); err != nil {
-		return nil, err
 	}
 	for _, qq := range queries {
 		rows, err := tx.Query(ctx, qq.sql, person)

@@ -97,6 +97,9 @@ func dsn(path, txlock string) string {
 	// connection (serialized mode) is not needed.
 	q.Set("_mutex", "no")
 	q.Set("_cache_size", "-131072") // 128 MiB of page cache per connection: index inserts in random key order stay in memory
+	// Each connection keeps its last 64 prepared statements: a one-person read runs the same dozen queries
+	// every time, and compiling them was a fifth of its CPU.
+	q.Set("_stmt_cache_size", "64")
 	return "file:" + path + "?" + q.Encode()
 }
 
