@@ -53,6 +53,44 @@ type Rows interface {
 	Close()
 }
 
+// BatchQuery is one query of a batch: its SQL and arguments, and what to do with each row it returns.
+type BatchQuery struct {
+	SQL  string
+	Args []any
+	Row  func(Rows) error
+}
+
+// Batcher is a Tx that can send several queries in one round trip: PostgreSQL pipelines them (pgx.Batch).
+type Batcher interface {
+	QueryBatch(ctx context.Context, qs []BatchQuery) error
+}
+
+// QueryBatch runs qs in order in tx, in one round trip where the engine can (Batcher), one after the other
+// where it cannot (SQLite, in process, has no round trips to save).
+func QueryBatch(ctx context.Context, tx Tx, qs []BatchQuery) error {
+	if b, ok := tx.(Batcher); ok {
+		return b.QueryBatch(ctx, qs)
+	}
+	for _, q := range qs {
+		if err := func() error {
+			rows, err := tx.Query(ctx, q.SQL, q.Args...)
+			if err != nil {
+				return err
+			}
+			defer rows.Close()
+			for rows.Next() {
+				if err := q.Row(rows); err != nil {
+					return err
+				}
+			}
+			return rows.Err()
+		}(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Row is a single-row result.
 type Row interface {
 	Scan(dest ...any) error

@@ -178,27 +178,18 @@ func (s *Store) PersonRecordIn(ctx context.Context, tx Tx, person string) (*Pers
 	v := &PersonView{Person: person, Enrolments: []EnrolmentView{}, Contributions: []ContributionView{}, Subsidies: []SubsidyView{},
 		Eligibilities: []EligibilityView{}, Benefits: []BenefitView{}, Deemed: []DeemedView{}, Transfers: []TransferView{}, Others: []OtherView{},
 		RecordTransfers: []RecordTransferView{}, TransferredMonths: []TransferredMonthView{}}
-	var sealed []byte
-	err := tx.QueryRow(ctx, "SELECT id_sealed, name, sex, birth, region, registered_on, status, death_date FROM persons WHERE person = $1", person).
-		Scan(&sealed, &v.Name, &v.Sex, &v.Birth, &v.Region, &v.RegisteredOn, &v.Status, &v.DeathDate)
-	if errors.Is(err, ErrNoRows) {
-		return nil, record.Errorf(record.ENotFound, "person %s is not registered", person)
-	}
-	if err != nil {
-		return nil, err
-	}
-	id, err := s.keys.OpenID(sealed)
-	if err != nil {
-		return nil, err
-	}
-	v.IDMasked = record.MaskID(id)
-
 	classes := map[string]int{}
 	type q struct {
 		sql  string
 		scan func(Rows) error
 	}
+	var sealed []byte
+	found := false
 	queries := []q{
+		{"SELECT id_sealed, name, sex, birth, region, registered_on, status, death_date FROM persons WHERE person = $1", func(r Rows) error {
+			found = true
+			return r.Scan(&sealed, &v.Name, &v.Sex, &v.Birth, &v.Region, &v.RegisteredOn, &v.Status, &v.DeathDate)
+		}},
 		{"SELECT seq, type, employer, start_date, end_date FROM enrolments WHERE person = $1 ORDER BY seq", func(r Rows) error {
 			var e EnrolmentView
 			err := r.Scan(&e.Seq, &e.Type, &e.Employer, &e.From, &e.To)
@@ -267,25 +258,23 @@ func (s *Store) PersonRecordIn(ctx context.Context, tx Tx, person string) (*Pers
 			return json.Unmarshal([]byte(attrs), &v.Others[len(v.Others)-1].Attributes)
 		}},
 	}
+	// Every query goes in one batch: one round trip on PostgreSQL instead of one per table.
+	batch := make([]BatchQuery, 0, len(queries)+2)
 	for _, qq := range queries {
-		rows, err := tx.Query(ctx, qq.sql, person)
-		if err != nil {
-			return nil, err
-		}
-		for rows.Next() {
-			if err := qq.scan(rows); err != nil {
-				rows.Close()
-				return nil, err
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
+		batch = append(batch, BatchQuery{SQL: qq.sql, Args: []any{person}, Row: qq.scan})
 	}
-	if err := readTransfers(ctx, tx, v); err != nil {
+	batch = append(batch, transferQueries(v)...)
+	if err := QueryBatch(ctx, tx, batch); err != nil {
 		return nil, err
 	}
+	if !found {
+		return nil, record.Errorf(record.ENotFound, "person %s is not registered", person)
+	}
+	id, err := s.keys.OpenID(sealed)
+	if err != nil {
+		return nil, err
+	}
+	v.IDMasked = record.MaskID(id)
 	d, err := s.derive(v, classes)
 	if err != nil {
 		return nil, err

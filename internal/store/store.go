@@ -296,20 +296,34 @@ func journalSize(ctx context.Context, tx Tx) (int64, error) {
 }
 
 func (s *Store) lookupPersons(ctx context.Context, tx Tx, indexes []string, into map[string]string) error {
-	const chunk = 500
+	// PostgreSQL takes the keys as one array parameter: a statement with 500 parameters costs it more to bind
+	// and plan than to run (a monthly batch of 100,000 persons spent a second in 200 such lookups). SQLite,
+	// in process, has no arrays and no such cost.
+	pg := s.d.Name() == "postgres"
+	chunk := 500
+	if pg {
+		chunk = 20000
+	}
 	for len(indexes) > 0 {
 		n := min(chunk, len(indexes))
-		args := make([]any, n)
-		q := make([]byte, 0, 64+n*5)
-		q = append(q, "SELECT id_index, person FROM persons WHERE id_index IN ("...)
-		for i := 0; i < n; i++ {
-			if i > 0 {
-				q = append(q, ',')
+		var q []byte
+		var args []any
+		if pg {
+			q = []byte("SELECT id_index, person FROM persons WHERE id_index = ANY($1)")
+			args = []any{indexes[:n]}
+		} else {
+			args = make([]any, n)
+			q = make([]byte, 0, 64+n*5)
+			q = append(q, "SELECT id_index, person FROM persons WHERE id_index IN ("...)
+			for i := 0; i < n; i++ {
+				if i > 0 {
+					q = append(q, ',')
+				}
+				q = fmt.Appendf(q, "$%d", i+1)
+				args[i] = indexes[i]
 			}
-			q = fmt.Appendf(q, "$%d", i+1)
-			args[i] = indexes[i]
+			q = append(q, ')')
 		}
-		q = append(q, ')')
 		rows, err := tx.Query(ctx, string(q), args...)
 		if err != nil {
 			return err

@@ -153,41 +153,28 @@ func refuseTransferredOut(ctx context.Context, tx Tx, events []journal.Event) er
 	return errs.Err()
 }
 
-// readTransfers adds the person's record transfers and transferred months to v.
-func readTransfers(ctx context.Context, tx Tx, v *PersonView) error {
-	rows, err := tx.Query(ctx, "SELECT seq, direction, other_region, package, period, pooled_fund FROM record_transfers WHERE person = $1 ORDER BY seq", v.Person)
-	if err != nil {
-		return err
+// transferQueries read the person's record transfers and transferred months into v.
+func transferQueries(v *PersonView) []BatchQuery {
+	return []BatchQuery{
+		{SQL: "SELECT seq, direction, other_region, package, period, pooled_fund FROM record_transfers WHERE person = $1 ORDER BY seq", Args: []any{v.Person},
+			Row: func(r Rows) error {
+				var x RecordTransferView
+				var period int64
+				err := r.Scan(&x.Seq, &x.Direction, &x.OtherRegion, &x.Package, &period, &x.PooledFund)
+				x.Period = record.Period(period)
+				v.RecordTransfers = append(v.RecordTransfers, x)
+				return err
+			}},
+		{SQL: "SELECT seq, type, period, base, index_wage FROM transferred_months WHERE person = $1 ORDER BY type, period, seq", Args: []any{v.Person},
+			Row: func(r Rows) error {
+				var x TransferredMonthView
+				var period int64
+				err := r.Scan(&x.Seq, &x.Type, &period, &x.Base, &x.IndexWage)
+				x.Period = record.Period(period)
+				v.TransferredMonths = append(v.TransferredMonths, x)
+				return err
+			}},
 	}
-	for rows.Next() {
-		var x RecordTransferView
-		var period int64
-		if err := rows.Scan(&x.Seq, &x.Direction, &x.OtherRegion, &x.Package, &period, &x.PooledFund); err != nil {
-			rows.Close()
-			return err
-		}
-		x.Period = record.Period(period)
-		v.RecordTransfers = append(v.RecordTransfers, x)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	rows, err = tx.Query(ctx, "SELECT seq, type, period, base, index_wage FROM transferred_months WHERE person = $1 ORDER BY type, period, seq", v.Person)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var x TransferredMonthView
-		var period int64
-		if err := rows.Scan(&x.Seq, &x.Type, &period, &x.Base, &x.IndexWage); err != nil {
-			return err
-		}
-		x.Period = record.Period(period)
-		v.TransferredMonths = append(v.TransferredMonths, x)
-	}
-	return rows.Err()
 }
 
 // transferredFacts are the person's transferred months as the rules take them.

@@ -138,6 +138,22 @@ func (t *tx_) Query(ctx context.Context, q string, args ...any) (store.Rows, err
 	return rows{r}, nil
 }
 
+// QueryBatch sends qs in one round trip (a pgx pipeline) and hands each query's rows on in order.
+func (t *tx_) QueryBatch(ctx context.Context, qs []store.BatchQuery) error {
+	b := &pgx.Batch{}
+	for _, q := range qs {
+		b.Queue(q.SQL, q.Args...).Query(func(r pgx.Rows) error {
+			for r.Next() {
+				if err := q.Row(rows{r}); err != nil {
+					return err
+				}
+			}
+			return r.Err()
+		})
+	}
+	return t.tx.SendBatch(ctx, b).Close()
+}
+
 func (t *tx_) QueryRow(ctx context.Context, q string, args ...any) store.Row {
 	return row{t.tx.QueryRow(ctx, q, args...)}
 }
