@@ -43,7 +43,7 @@ func TestQueryBatch(t *testing.T) {
 		tx.Rollback(ctx)
 
 		for name, qs := range map[string][]store.BatchQuery{
-			"bad SQL": {{SQL: "SELECT 1", Row: collect("x")}, {SQL: "SELECT FROM nowhere_at_all", Row: collect("y")}},
+			"bad SQL":  {{SQL: "SELECT 1", Row: collect("x")}, {SQL: "SELECT FROM nowhere_at_all", Row: collect("y")}},
 			"callback": {{SQL: "SELECT 1", Row: func(store.Rows) error { return fmt.Errorf("refused by callback") }}},
 		} {
 			tx, err := d.Begin(ctx, false)
