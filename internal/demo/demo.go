@@ -241,8 +241,14 @@ func (g *generator) wage(p *person, y int) int64 {
 	return w / 100 * 100
 }
 
+// Recorder takes the dataset's facts, a batch at a time: a *store.Store, or (to measure the generator alone)
+// anything that counts them.
+type Recorder interface {
+	Record(ctx context.Context, source string, facts []record.Fact) (store.Receipt, error)
+}
+
 // Generate records the dataset into s.
-func Generate(ctx context.Context, s *store.Store, o Options) (Summary, error) {
+func Generate(ctx context.Context, s Recorder, o Options) (Summary, error) {
 	o.Defaults()
 	if err := o.Validate(); err != nil {
 		return Summary{}, err
