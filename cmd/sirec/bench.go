@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -61,6 +62,11 @@ func runBench(ctx context.Context, args []string) error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "Measured %s by `%s` in %s.\n\n", time.Now().UTC().Format("2006-01-02 15:04 MST"), strings.Join(append([]string{"sirec bench"}, args...), " "), time.Since(start).Round(time.Second))
 	fmt.Fprintf(&b, "Machine: %s\n\n", machine(c.Dir))
+	if slices.Contains(c.Engines, "postgres") && c.Postgres != "" {
+		if pg, perr := suite.PostgresSettings(ctx, c.Postgres); perr == nil {
+			fmt.Fprintf(&b, "%s\n\n", pg)
+		}
+	}
 	if berr := suite.Markdown(&b, figs); berr != nil {
 		return berr
 	}

@@ -498,6 +498,26 @@ func createDatabase(ctx context.Context, dsn, name string) (string, error) {
 	return u.String(), nil
 }
 
+// PostgresSettings describes the PostgreSQL server at dsn by the settings that move the figures: version,
+// shared_buffers, durability (fsync, synchronous_commit) and WAL size. A report names them, since the same
+// code runs at very different speeds on differently configured servers.
+func PostgresSettings(ctx context.Context, dsn string) (string, error) {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return "", fmt.Errorf("connect to PostgreSQL: %w", err)
+	}
+	defer conn.Close(ctx)
+	var parts []string
+	for _, name := range []string{"server_version", "shared_buffers", "fsync", "synchronous_commit", "full_page_writes", "max_wal_size"} {
+		var v string
+		if err := conn.QueryRow(ctx, "SELECT current_setting($1)", name).Scan(&v); err != nil {
+			return "", err
+		}
+		parts = append(parts, name+" "+v)
+	}
+	return "PostgreSQL: " + strings.Join(parts, ", "), nil
+}
+
 func dropDatabase(ctx context.Context, dsn, name string) error {
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {

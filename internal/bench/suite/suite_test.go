@@ -55,6 +55,12 @@ func TestSuiteOnBothEngines(t *testing.T) {
 			t.Errorf("%s: verified %d events, want %d", figs[i].Engine, v, d)
 		}
 	}
+	if pg != "" {
+		settings, err := PostgresSettings(context.Background(), pg)
+		if err != nil || !strings.Contains(settings, "shared_buffers ") || !strings.Contains(settings, "synchronous_commit ") {
+			t.Errorf("PostgreSQL settings: %q %v", settings, err)
+		}
+	}
 	var md bytes.Buffer
 	if err := Markdown(&md, figs); err != nil {
 		t.Fatal(err)
