@@ -155,13 +155,20 @@ func PlainRead(ctx context.Context, d store.Driver) (int64, time.Duration, error
 	return n, time.Since(start), nil
 }
 
-// Quiesce waits until the engine has no background work left from earlier writes — on SQLite, the WAL
-// checkpoint that follows each commit — so that a timed section pays for its own work only, not for the
-// previous section's. Each section's own checkpoint runs after its commit, as in service, for both the
-// measured path and its baseline.
+// Quiesce waits until the engine has no background work left from earlier writes, so that a timed section
+// pays for its own work only, not for the previous section's:
+//
+//   - on SQLite, the WAL checkpoint that follows each commit (each section's own checkpoint runs after its
+//     commit, as in service, for both the measured path and its baseline);
+//   - on PostgreSQL, the VACUUM (ANALYZE) that autovacuum would start some time after a bulk load — run now,
+//     rather than by an autovacuum worker in the middle of the next section (a read load then shares the two
+//     cores with a vacuum of the whole dataset), and so that the planner has the tables' statistics.
 func Quiesce(ctx context.Context, d store.Driver) error {
 	if c, ok := d.(interface{ Checkpoint(context.Context) error }); ok {
 		return c.Checkpoint(ctx)
+	}
+	if v, ok := d.(interface{ Vacuum(context.Context) error }); ok {
+		return v.Vacuum(ctx)
 	}
 	return nil
 }

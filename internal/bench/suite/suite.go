@@ -274,6 +274,9 @@ func runOne(ctx context.Context, c Config, engine string, size int) (figs []Figu
 
 	// 3. Reading one person's whole record over HTTP under concurrent load.
 	events := sum.Events + int64(len(batch)) + 1
+	if err := bench.Quiesce(ctx, s.Driver()); err != nil {
+		return figs, err
+	}
 	readFigs, err := readLoad(ctx, c, s, engine, size, events, logf)
 	figs = append(figs, readFigs...)
 	if err != nil {
@@ -283,6 +286,9 @@ func runOne(ctx context.Context, c Config, engine string, size int) (figs []Figu
 	// 4. Verify, next to a plain read of the same rows: the journal alone, then journal and projections.
 	v, err := keyring.LoadVerifier(sc.keys)
 	if err != nil {
+		return figs, err
+	}
+	if err := bench.Quiesce(ctx, s.Driver()); err != nil {
 		return figs, err
 	}
 	read, readTook, err := bench.PlainRead(ctx, s.Driver())

@@ -46,6 +46,14 @@ func (d *Driver) Close() error {
 	return nil
 }
 
+// Vacuum runs VACUUM (ANALYZE) over the database: what autovacuum does some time after a bulk load — marks the
+// new rows visible to all (so that index-only scans can skip the table) and refreshes the planner's
+// statistics — done now, so that it neither competes with the work that follows nor plans it from stale figures.
+func (d *Driver) Vacuum(ctx context.Context) error {
+	_, err := d.pool.Exec(ctx, "VACUUM (ANALYZE)")
+	return err
+}
+
 // Begin starts a transaction; a write transaction first takes the journal's advisory lock.
 func (d *Driver) Begin(ctx context.Context, write bool) (store.Tx, error) {
 	opts := pgx.TxOptions{}
