@@ -33,12 +33,14 @@ func runBench(ctx context.Context, args []string) error {
 	fs.BoolVar(&c.Keep, "keep", false, "keep the scratch databases afterwards")
 	fs.StringVar(&c.Profile, "profile", "", "write a CPU profile of each timed phase into this folder (<engine>-<persons>-<phase>.pprof)")
 	replay := fs.Bool("replay", true, "also run the full verify (replay every event and compare the projections), which runs at rebuild speed")
+	rebuild := fs.Bool("rebuild", true, "also rebuild the projections (the longest phase of a large run)")
 	out := fs.String("out", "", "write the report to this file instead of standard output")
 	if err := fs.Parse(args); err != nil {
 		return &exitError{code: 2}
 	}
 	c.Engines = strings.Split(*engines, ",")
 	c.NoReplay = !*replay
+	c.NoRebuild = !*rebuild
 	var err error
 	if c.Sizes, err = ints("sizes", *sizes); err != nil {
 		return err

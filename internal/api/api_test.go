@@ -295,3 +295,25 @@ func TestMaintenanceLogExport(t *testing.T) {
 		t.Fatalf("bad date: %d", r.status)
 	}
 }
+
+// TestChangedMaterialIsAConflict: a stored material changed behind the application's back is not served; the
+// API answers 409 with the rule, as the archive route does, not 500.
+func TestChangedMaterialIsAConflict(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		f := newFixture(t, env)
+		r := f.do(t, "POST", "/api/v1/materials", f.tokens[auth.PostCollector], []byte("scan of the household register"))
+		var mat struct{ SHA256 string }
+		json.Unmarshal(r.body, &mat)
+		if r.status != 201 {
+			t.Fatalf("material: %d %s", r.status, r.body)
+		}
+		if r := f.do(t, "GET", "/api/v1/materials/"+mat.SHA256, f.tokens[auth.PostCollector], nil); r.status != 200 || string(r.body) != "scan of the household register" {
+			t.Fatalf("read: %d %s", r.status, r.body)
+		}
+		env.Raw("UPDATE review_materials SET content = " + env.Blob([]byte("forged")) + " WHERE sha256 = '" + mat.SHA256 + "'")
+		r = f.do(t, "GET", "/api/v1/materials/"+mat.SHA256, f.tokens[auth.PostCollector], nil)
+		if r.status != 409 || !strings.Contains(string(r.body), "material_hash") || strings.Contains(string(r.body), "forged") {
+			t.Fatalf("changed material: %d %s", r.status, r.body)
+		}
+	})
+}

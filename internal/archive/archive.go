@@ -273,7 +273,7 @@ func (s *Service) List(ctx context.Context, f Filter, sort string, offset, limit
 }
 
 // ErrHashMismatch is the rule of the error Read returns for a material whose bytes no longer match their hash.
-const ErrHashMismatch = "material_hash"
+const ErrHashMismatch = review.MaterialHashRule
 
 // Read returns an archived material's bytes after checking them against its SHA-256, with the first entry that
 // lists it (of draft, when draft is not 0). A material that no longer matches is refused: an EConflict error with

@@ -807,10 +807,21 @@ func (s *Service) ReadMaterial(ctx context.Context, sha string) ([]byte, error) 
 	}
 	sum := sha256.Sum256(content)
 	if hex.EncodeToString(sum[:]) != sha {
-		return nil, fmt.Errorf("%w (%s)", ErrMaterialChanged, sha)
+		return nil, &changedError{re: &record.Error{Code: record.EConflict, Field: "sha256", Rule: MaterialHashRule,
+			Message: fmt.Sprintf("material %s no longer matches its SHA-256: it was changed after it was stored, and is not served; report it to the database administrator (sirec check data lists it too)", sha)}}
 	}
 	return content, nil
 }
+
+// MaterialHashRule is the rule a changed material breaks.
+const MaterialHashRule = "material_hash"
+
+// changedError is a material that no longer matches its hash: a conflict (409 over HTTP) with the rule
+// material_hash for whoever shows errors, and ErrMaterialChanged for whoever checks for it.
+type changedError struct{ re *record.Error }
+
+func (e *changedError) Error() string   { return e.re.Error() }
+func (e *changedError) Unwrap() []error { return []error{e.re, ErrMaterialChanged} }
 
 func attach(ctx context.Context, tx store.Tx, id int64, m Material, by string, now time.Time) error {
 	var n int

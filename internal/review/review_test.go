@@ -102,7 +102,9 @@ func TestFourStagesThenRecord(t *testing.T) {
 		}
 		// A changed material is refused on read.
 		env.Raw("UPDATE review_materials SET content = " + env.Blob([]byte("forged")) + " WHERE sha256 = '" + sha + "'")
-		if _, err := rv.ReadMaterial(ctx, sha); !errors.Is(err, review.ErrMaterialChanged) {
+		_, err = rv.ReadMaterial(ctx, sha)
+		var re *record.Error
+		if !errors.Is(err, review.ErrMaterialChanged) || !errors.As(err, &re) || re.Code != record.EConflict || re.Rule != review.MaterialHashRule {
 			t.Fatalf("changed material read: %v", err)
 		}
 	})

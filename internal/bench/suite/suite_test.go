@@ -72,7 +72,7 @@ func TestSuiteOnBothEngines(t *testing.T) {
 }
 
 // TestProfilesAndNoReplay: with Profile set, every timed phase leaves a CPU profile; with NoReplay, the full
-// verify is left out and the rest measured as usual.
+// verify is left out and the rest measured as usual; with NoRebuild too, the rebuild.
 func TestProfilesAndNoReplay(t *testing.T) {
 	dir := t.TempDir()
 	figs, err := Run(context.Background(), Config{Engines: []string{"sqlite"}, Sizes: []int{60}, Years: 1, FromYear: 2024,
@@ -96,5 +96,10 @@ func TestProfilesAndNoReplay(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "sqlite-60-verify-full.pprof")); err == nil {
 		t.Error("a profile of the full verify, which NoReplay leaves out")
+	}
+	figs, err = Run(context.Background(), Config{Engines: []string{"sqlite"}, Sizes: []int{40}, Years: 1, FromYear: 2024,
+		BatchRows: 50, Clients: []int{2}, ReadFor: 100 * time.Millisecond, Dir: t.TempDir(), NoReplay: true, NoRebuild: true})
+	if err != nil || len(figs) != 4 || !strings.HasPrefix(figs[3].Measure, "verify the journal") {
+		t.Fatalf("NoRebuild: %d figures, %v", len(figs), err)
 	}
 }
