@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 )
 
 // Peak measures the peak resident memory of this process over a span: Reset at its start, MiB at its end.
@@ -51,4 +54,41 @@ func statusKB(name string) (int64, error) {
 		return strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 	}
 	return 0, fmt.Errorf("%s not in /proc/self/status", name)
+}
+
+// HeapBytes is the Go heap held by objects now (live and not yet swept).
+func HeapBytes() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// SampleHeap samples HeapBytes every 5 ms, from now until the returned stop is called, which returns the largest
+// sample: the Go heap's peak over a span, for benchmarks that show their memory bounded by a batch, not by the
+// data. (Peak, by contrast, measures the whole process, C allocations included.)
+func SampleHeap() (stop func() uint64) {
+	peak := HeapBytes()
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if h := HeapBytes(); h > peak {
+					peak = h
+				}
+			}
+		}
+	}()
+	return func() uint64 {
+		close(done)
+		wg.Wait()
+		return peak
+	}
 }

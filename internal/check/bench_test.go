@@ -5,12 +5,11 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"runtime/metrics"
-	"sync"
 	"testing"
 	"time"
 
 	"sirec/internal/auth"
+	"sirec/internal/bench"
 	"sirec/internal/check"
 	"sirec/internal/record"
 	"sirec/internal/store/storetest"
@@ -100,14 +99,14 @@ func benchChecks(b *testing.B, engine string, persons, months int) {
 	for n := 0; n < b.N; n++ {
 		b.StopTimer()
 		runtime.GC()
-		base = heapBytes()
-		stop := sampleHeap(&peak)
+		base = bench.HeapBytes()
+		stop := bench.SampleHeap()
 		b.StartTimer()
 		start := time.Now()
 		run, err := r.Run(ctx, check.Trigger{Kind: check.TriggerCLI, By: "bench"}, nil, nil)
 		secs += time.Since(start).Seconds()
 		b.StopTimer()
-		stop()
+		peak = stop()
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -121,38 +120,4 @@ func benchChecks(b *testing.B, engine string, persons, months int) {
 	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
 	b.ReportMetric(float64(peak-min(base, peak))/(1<<20), "peak-heap-above-idle-MiB")
 	b.ReportMetric(float64(rows)*float64(b.N)/secs, "rows/s")
-}
-
-// heapBytes is the heap held by objects now (live and not yet swept).
-func heapBytes() uint64 {
-	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	metrics.Read(s)
-	return s[0].Value.Uint64()
-}
-
-// sampleHeap records the largest heap seen every 5 ms into peak until stop is called.
-func sampleHeap(peak *uint64) (stop func()) {
-	*peak = heapBytes()
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(5 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				if h := heapBytes(); h > *peak {
-					*peak = h
-				}
-			}
-		}
-	}()
-	return func() {
-		close(done)
-		wg.Wait()
-	}
 }

@@ -3,13 +3,11 @@ package demo
 import (
 	"context"
 	"os"
-	"runtime/metrics"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"sirec/internal/bench"
 	"sirec/internal/record"
 	"sirec/internal/store"
 )
@@ -23,30 +21,6 @@ func (c *counter) Record(_ context.Context, _ string, facts []record.Fact) (stor
 	return store.Receipt{Count: int64(len(facts))}, nil
 }
 
-// heapPeak samples the live heap every 5 ms until stop is called, and returns the largest sample.
-func heapPeak() (stop func() uint64) {
-	var peak atomic.Uint64
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-		for {
-			metrics.Read(s)
-			if v := s[0].Value.Uint64(); v > peak.Load() {
-				peak.Store(v)
-			}
-			select {
-			case <-done:
-				return
-			case <-time.After(5 * time.Millisecond):
-			}
-		}
-	}()
-	return func() uint64 { close(done); wg.Wait(); return peak.Load() }
-}
-
 // BenchmarkGenerate makes the whole dataset of SIREC_BENCH_DEMO_PERSONS persons (default 10,000) ×
 // SIREC_BENCH_DEMO_YEARS years (default 10) of monthly pension, medical and unemployment contributions, into a
 // counter instead of a store: the generator's own rate and memory, which `sirec demo` adds to the store's. It
@@ -55,7 +29,7 @@ func BenchmarkGenerate(b *testing.B) {
 	persons, years := envInt("SIREC_BENCH_DEMO_PERSONS", 10_000), envInt("SIREC_BENCH_DEMO_YEARS", 10)
 	for n := 0; n < b.N; n++ {
 		var c counter
-		stop := heapPeak()
+		stop := bench.SampleHeap()
 		start := time.Now()
 		sum, err := Generate(context.Background(), &c, Options{Persons: persons, Years: years, FromYear: 2026 - years, Seed: 1})
 		took := time.Since(start)
