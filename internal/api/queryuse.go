@@ -447,8 +447,10 @@ func (s *Server) useMaterial(kind string) func(w http.ResponseWriter, r *http.Re
 
 // --- proxies ---
 
-func (s *Server) proxyNumber(w http.ResponseWriter, r *http.Request) (int64, bool) {
-	id, err := access.ParseNumber("number", "P", r.PathValue("number"))
+// accessNumber parses the path's {number}: a proxy authorisation's ("P…") or an application's ("A…"),
+// answering a malformed one itself.
+func (s *Server) accessNumber(w http.ResponseWriter, r *http.Request, prefix string) (int64, bool) {
+	id, err := access.ParseNumber("number", prefix, r.PathValue("number"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return 0, false
@@ -486,7 +488,7 @@ func (s *Server) proxies(w http.ResponseWriter, r *http.Request, _ *auth.Princip
 }
 
 func (s *Server) proxyGet(w http.ResponseWriter, r *http.Request, _ *auth.Principal) {
-	id, ok := s.proxyNumber(w, r)
+	id, ok := s.accessNumber(w, r, "P")
 	if !ok {
 		return
 	}
@@ -499,7 +501,7 @@ func (s *Server) proxyGet(w http.ResponseWriter, r *http.Request, _ *auth.Princi
 }
 
 func (s *Server) revokeProxy(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	id, ok := s.proxyNumber(w, r)
+	id, ok := s.accessNumber(w, r, "P")
 	if !ok {
 		return
 	}
@@ -519,7 +521,7 @@ func (s *Server) revokeProxy(w http.ResponseWriter, r *http.Request, p *auth.Pri
 }
 
 func (s *Server) proxyQuery(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	id, ok := s.proxyNumber(w, r)
+	id, ok := s.accessNumber(w, r, "P")
 	if !ok {
 		return
 	}
@@ -543,15 +545,6 @@ func (s *Server) proxyQuery(w http.ResponseWriter, r *http.Request, p *auth.Prin
 }
 
 // --- applications ---
-
-func (s *Server) applicationNumber(w http.ResponseWriter, r *http.Request) (int64, bool) {
-	id, err := access.ParseNumber("number", "A", r.PathValue("number"))
-	if err != nil {
-		s.writeError(w, r, err)
-		return 0, false
-	}
-	return id, true
-}
 
 func (s *Server) registerApplication(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
 	var in access.NewApplication
@@ -582,7 +575,7 @@ func (s *Server) applications(w http.ResponseWriter, r *http.Request, _ *auth.Pr
 }
 
 func (s *Server) applicationGet(w http.ResponseWriter, r *http.Request, _ *auth.Principal) {
-	id, ok := s.applicationNumber(w, r)
+	id, ok := s.accessNumber(w, r, "A")
 	if !ok {
 		return
 	}
@@ -595,7 +588,7 @@ func (s *Server) applicationGet(w http.ResponseWriter, r *http.Request, _ *auth.
 }
 
 func (s *Server) decideApplication(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	id, ok := s.applicationNumber(w, r)
+	id, ok := s.accessNumber(w, r, "A")
 	if !ok {
 		return
 	}
@@ -613,7 +606,7 @@ func (s *Server) decideApplication(w http.ResponseWriter, r *http.Request, p *au
 }
 
 func (s *Server) applicationQuery(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	id, ok := s.applicationNumber(w, r)
+	id, ok := s.accessNumber(w, r, "A")
 	if !ok {
 		return
 	}
@@ -650,7 +643,7 @@ func (s *Server) writeExport(w http.ResponseWriter, r *http.Request, name, forma
 }
 
 func (s *Server) applicationExport(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	id, ok := s.applicationNumber(w, r)
+	id, ok := s.accessNumber(w, r, "A")
 	if !ok {
 		return
 	}
