@@ -108,7 +108,7 @@ func (s *Server) routes() []route {
 		{"POST", "/api/v1/drafts/{id}/decision", "Approve or reject a draft at the stage it waits at", reviewers, "", "json", s.decide},
 		{"POST", "/api/v1/drafts/{id}/resubmit", "Resubmit a returned draft, corrected (its maker only)", makers, auth.ScopeDraftsWrite, "json", s.resubmit},
 		{"POST", "/api/v1/drafts/{id}/withdraw", "Withdraw a draft not yet approved (its maker only)", makers, auth.ScopeDraftsWrite, "json", s.withdraw},
-		{"GET", "/api/v1/review/queue", "Drafts waiting for the caller's stage", reviewers, auth.ScopeDraftsRead, "", s.queue},
+		{"GET", "/api/v1/review/queue", "Drafts waiting for the caller's stage, oldest first (filter: kind; paged: offset, limit; with the total)", reviewers, auth.ScopeDraftsRead, "", s.queue},
 		{"GET", "/api/v1/review/chains", "The review chain of every business type", admins, auth.ScopeUsersAdmin, "", s.chains},
 		{"PUT", "/api/v1/review/chains/{kind}", "Configure a business type's review chain", admins, auth.ScopeUsersAdmin, "json", s.setChain},
 		{"GET", "/api/v1/users", "Users with their posts (paged: offset, limit)", admins, auth.ScopeUsersAdmin, "", s.users},

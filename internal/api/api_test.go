@@ -244,6 +244,31 @@ func TestDraftThroughFourStagesOverHTTP(t *testing.T) {
 		if r.status != 403 {
 			t.Fatalf("approval before initial review: %d %s", r.status, r.body)
 		}
+		// The queue pages with its total and filters by business type; an unknown type is refused by name.
+		queue := func(query string) (int, []string) {
+			r := f.do(t, "GET", "/api/v1/review/queue"+query, f.tokens[auth.PostInitialReviewer], nil)
+			var doc struct {
+				Drafts []struct{ Number string }
+				Total  int
+			}
+			if err := json.Unmarshal(r.body, &doc); r.status != 200 || err != nil {
+				t.Fatalf("queue%s: %d %s", query, r.status, r.body)
+			}
+			var numbers []string
+			for _, d := range doc.Drafts {
+				numbers = append(numbers, d.Number)
+			}
+			return doc.Total, numbers
+		}
+		if total, numbers := queue("?kind=person_registration&limit=1"); total != 1 || len(numbers) != 1 || numbers[0] != d.Number {
+			t.Fatalf("queue of registrations: %d %v", total, numbers)
+		}
+		if total, numbers := queue("?kind=employer_registration"); total != 0 || len(numbers) != 0 {
+			t.Fatalf("queue of employer registrations: %d %v", total, numbers)
+		}
+		if q := f.do(t, "GET", "/api/v1/review/queue?kind=nonsense", f.tokens[auth.PostInitialReviewer], nil); q.status != 422 || !strings.Contains(string(q.body), `"kind"`) {
+			t.Fatalf("queue of an unknown kind: %d %s", q.status, q.body)
+		}
 		for _, p := range []auth.Post{auth.PostInitialReviewer, auth.PostReviewer, auth.PostRechecker, auth.PostApprover} {
 			q := f.do(t, "GET", "/api/v1/review/queue", f.tokens[p], nil)
 			if !strings.Contains(string(q.body), d.Number) {

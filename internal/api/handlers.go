@@ -329,15 +329,12 @@ func (s *Server) queue(w http.ResponseWriter, r *http.Request, p *auth.Principal
 		s.writeError(w, r, err)
 		return
 	}
-	ds, err := s.Review.Queue(r.Context(), actor(p), offset, limit)
+	ds, total, err := s.Review.Queue(r.Context(), actor(p), review.QueueQuery{Kind: r.URL.Query().Get("kind"), Offset: offset, Limit: limit})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	if ds == nil {
-		ds = []review.Draft{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"drafts": ds, "offset": offset, "limit": limit})
+	writeJSON(w, http.StatusOK, map[string]any{"drafts": ds, "total": total, "offset": offset, "limit": limit})
 }
 
 func (s *Server) chains(w http.ResponseWriter, r *http.Request, _ *auth.Principal) {

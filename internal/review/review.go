@@ -704,59 +704,77 @@ func (s *Service) Get(ctx context.Context, id int64) (Draft, error) {
 	return d, rows.Err()
 }
 
+// QueueQuery narrows and pages a review queue.
+type QueueQuery struct {
+	// Kind, if set, keeps only drafts of that business type (a key of Kinds).
+	Kind string
+	// Offset and Limit page the queue (Limit 0: every draft).
+	Offset, Limit int
+}
+
 // Queue lists the drafts waiting at a stage whose post the actor holds, that the actor neither made nor already
-// acted on, oldest first.
-func (s *Service) Queue(ctx context.Context, actor Actor, offset, limit int) ([]Draft, error) {
+// acted on since the draft was last submitted, oldest first; it also returns how many there are in all. Only
+// the page's drafts are read whole.
+func (s *Service) Queue(ctx context.Context, actor Actor, q QueueQuery) ([]Draft, int, error) {
+	if q.Kind != "" {
+		if _, err := kindOf(q.Kind); err != nil {
+			return nil, 0, err
+		}
+	}
+	if q.Offset < 0 || q.Limit < 0 {
+		return nil, 0, record.Invalid("offset", "page_offset", "offset and limit must not be negative")
+	}
 	tx, err := s.st.Driver().Begin(ctx, false)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	rows, err := tx.Query(ctx, "SELECT id, chain, stage FROM review_drafts WHERE status = $1 AND maker <> $2 ORDER BY id", StatusInReview, actor.User)
+	defer tx.Rollback(ctx)
+	// A reviewer who acted on a draft (approved it at an earlier stage, or rejected it) does not see it again
+	// until the maker submits it anew.
+	rows, err := tx.Query(ctx, `SELECT d.id, d.kind, d.chain, d.stage FROM review_drafts d
+		WHERE d.status = $1 AND d.maker <> $2
+		AND NOT EXISTS (SELECT 1 FROM review_actions a WHERE a.draft_id = d.id AND a.actor = $2
+			AND a.n > (SELECT COALESCE(MAX(b.n), 0) FROM review_actions b
+				WHERE b.draft_id = d.id AND b.decision IN ('submit', 'resubmit')))
+		ORDER BY d.id`, StatusInReview, actor.User)
 	if err != nil {
-		tx.Rollback(ctx)
-		return nil, err
+		return nil, 0, err
 	}
 	var ids []int64
 	for rows.Next() {
 		var id int64
-		var chain string
+		var kind, chain string
 		var stage int
-		if err := rows.Scan(&id, &chain, &stage); err != nil {
+		if err := rows.Scan(&id, &kind, &chain, &stage); err != nil {
 			rows.Close()
-			tx.Rollback(ctx)
-			return nil, err
+			return nil, 0, err
+		}
+		if q.Kind != "" && kind != q.Kind {
+			continue
 		}
 		if st := strings.Split(chain, ","); stage < len(st) && actor.holds(StagePost[st[stage]]) {
 			ids = append(ids, id)
 		}
 	}
 	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
 	tx.Rollback(ctx)
-	var out []Draft
-	for _, id := range ids {
+	total := len(ids)
+	page := ids[min(q.Offset, total):]
+	if q.Limit > 0 && len(page) > q.Limit {
+		page = page[:q.Limit]
+	}
+	out := make([]Draft, 0, len(page))
+	for _, id := range page {
 		d, err := s.Get(ctx, id)
 		if err != nil {
-			return nil, err
-		}
-		acted := false
-		for _, a := range d.Actions {
-			if a.Actor == actor.User && a.N > lastSubmission(d.Actions) {
-				acted = true
-			}
-		}
-		if acted {
-			continue
-		}
-		if offset > 0 {
-			offset--
-			continue
+			return nil, 0, err
 		}
 		out = append(out, d)
-		if len(out) == limit {
-			break
-		}
 	}
-	return out, nil
+	return out, total, nil
 }
 
 // AddMaterial stores an original document by its SHA-256 and returns its reference. Storing the same bytes

@@ -173,7 +173,7 @@ func TestRejectionReturnsToMaker(t *testing.T) {
 		if d.Status != review.StatusReturned || d.Actions[len(d.Actions)-1].Reason != "姓名与身份证不符" {
 			t.Fatalf("returned: %+v", d)
 		}
-		if q, _ := rv.Queue(ctx, first, 0, 10); len(q) != 0 {
+		if q, _, _ := rv.Queue(ctx, first, review.QueueQuery{Limit: 10}); len(q) != 0 {
 			t.Fatalf("a returned draft is in a review queue: %v", q)
 		}
 		if _, err := rv.Resubmit(ctx, first, d.ID, nil, ""); errCode(err) != record.EForbidden {
@@ -198,6 +198,92 @@ func TestRejectionReturnsToMaker(t *testing.T) {
 		v, _ := st.PersonRecord(ctx, p)
 		if v.Name != "李肆" {
 			t.Fatalf("recorded %q", v.Name)
+		}
+	})
+}
+
+func TestQueuePagesFiltersAndHidesWhatTheReviewerDid(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		ctx := context.Background()
+		rv, _ := setup(t, env)
+		var regs []int64
+		for i := 0; i < 7; i++ {
+			d, err := rv.Submit(ctx, collector, registration(300+i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			regs = append(regs, d.ID)
+		}
+		emp, err := rv.Submit(ctx, collector, review.Submission{Kind: "employer_registration", Facts: []review.DraftFact{
+			{Type: record.TypeEmployerRegistered, CreditCode: employer, Data: data(map[string]any{"name": "测试单位", "industry_class": 1, "region": "350100", "registered_on": "2001-01-01"})}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := func(ds []review.Draft) []int64 {
+			var out []int64
+			for _, d := range ds {
+				out = append(out, d.ID)
+			}
+			return out
+		}
+		// Pages of three, oldest first, each with the total.
+		var seen []int64
+		for off := 0; off < 9; off += 3 {
+			ds, total, err := rv.Queue(ctx, first, review.QueueQuery{Offset: off, Limit: 3})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if total != 8 || len(ds) != min(3, 8-off) {
+				t.Fatalf("page at %d: %d drafts of %d", off, len(ds), total)
+			}
+			seen = append(seen, ids(ds)...)
+		}
+		if want := append(append([]int64{}, regs...), emp.ID); fmt.Sprint(seen) != fmt.Sprint(want) {
+			t.Fatalf("pages %v, want %v", seen, want)
+		}
+		if ds, total, _ := rv.Queue(ctx, first, review.QueueQuery{Kind: "employer_registration"}); total != 1 || len(ds) != 1 || ds[0].ID != emp.ID {
+			t.Fatalf("employer registrations: %v of %d", ids(ds), total)
+		}
+		if _, _, err := rv.Queue(ctx, first, review.QueueQuery{Kind: "no_such_kind"}); errCode(err) != record.EInvalid {
+			t.Fatalf("unknown kind: %v", err)
+		}
+		// The maker and holders of other posts see none of them; one who holds two posts and approved the
+		// first stage does not see the draft again at the second.
+		if _, total, _ := rv.Queue(ctx, collector, review.QueueQuery{}); total != 0 {
+			t.Fatalf("the maker's queue holds %d", total)
+		}
+		if _, total, _ := rv.Queue(ctx, second, review.QueueQuery{}); total != 0 {
+			t.Fatalf("the second stage's queue holds %d before any approval", total)
+		}
+		both := review.Actor{User: "liangge", Posts: []string{"initial_reviewer", "reviewer"}}
+		if _, err := rv.Act(ctx, both, regs[0], review.Approve, ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := rv.Act(ctx, first, regs[1], review.Approve, ""); err != nil {
+			t.Fatal(err)
+		}
+		if ds, total, _ := rv.Queue(ctx, second, review.QueueQuery{}); total != 2 || fmt.Sprint(ids(ds)) != fmt.Sprint(regs[:2]) {
+			t.Fatalf("second stage: %v of %d", ids(ds), total)
+		}
+		if ds, total, _ := rv.Queue(ctx, both, review.QueueQuery{Kind: "person_registration"}); total != 6 || ds[0].ID != regs[1] {
+			t.Fatalf("the two-post reviewer's queue: %v of %d (the draft it approved must not be in it)", ids(ds), total)
+		}
+		// A rejection hides the draft until it is submitted again; then the reviewer sees it anew.
+		d, err := rv.Act(ctx, second, regs[1], review.Reject, "姓名有误")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, total, _ := rv.Queue(ctx, second, review.QueueQuery{}); total != 1 {
+			t.Fatalf("second stage after the rejection: %d", total)
+		}
+		if _, err := rv.Resubmit(ctx, collector, d.ID, nil, "已更正"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := rv.Act(ctx, first, regs[1], review.Approve, ""); err != nil {
+			t.Fatal(err)
+		}
+		if ds, total, _ := rv.Queue(ctx, second, review.QueueQuery{}); total != 2 || fmt.Sprint(ids(ds)) != fmt.Sprint(regs[:2]) {
+			t.Fatalf("second stage after the resubmission: %v of %d", ids(ds), total)
 		}
 	})
 }

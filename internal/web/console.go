@@ -594,14 +594,34 @@ func (s *server) submitBatch(w http.ResponseWriter, r *http.Request, p *auth.Pri
 
 // --- review ---
 
+// queuePage is how many drafts a page of the review queue shows.
+const queuePage = 50
+
+type queueData struct {
+	Drafts []review.Draft
+	Kind   string
+	Kinds  []string
+	Pager  pager
+}
+
 func (s *server) queue(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
-	ds, err := s.cfg.Review.Queue(r.Context(), actorOf(p), 0, 100)
+	d := queueData{Kind: r.URL.Query().Get("kind"), Pager: newPager(r, queuePage)}
+	for k := range review.Kinds {
+		d.Kinds = append(d.Kinds, k)
+	}
+	slices.Sort(d.Kinds)
+	if d.Kind != "" && !slices.Contains(d.Kinds, d.Kind) {
+		d.Kind = "" // an unknown business type in the link shows the whole queue
+	}
+	ds, total, err := s.cfg.Review.Queue(r.Context(), actorOf(p), review.QueueQuery{Kind: d.Kind, Offset: d.Pager.Offset(), Limit: queuePage})
 	if err != nil {
 		s.failErr(w, r, "console", err)
 		return
 	}
+	d.Drafts = ds
+	d.Pager.setTotal(int64(total))
 	v := s.staffView(w, r, p, "queue.title")
-	v.Data = ds
+	v.Data = d
 	s.render(w, r, http.StatusOK, "queue", v)
 }
 

@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -249,7 +250,7 @@ func TestIntakeInlineErrors(t *testing.T) {
 			map[string]string{"amount": "金额应大于0"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before, _ := review.New(f.st).Queue(ctx, review.Actor{User: "x", Posts: []string{"initial_reviewer"}}, 0, 1000)
+			before, _, _ := review.New(f.st).Queue(ctx, review.Actor{User: "x", Posts: []string{"initial_reviewer"}}, review.QueueQuery{})
 			c.get("/console/intake/" + tc.kind)
 			r := c.submitFiles("/console/intake/"+tc.kind, tc.form, map[string]map[string][]byte{"materials": {"scan.pdf": []byte("%PDF")}})
 			if r.status != http.StatusUnprocessableEntity {
@@ -275,7 +276,7 @@ func TestIntakeInlineErrors(t *testing.T) {
 					t.Errorf("field %s not filled again with %q", k, vs[0])
 				}
 			}
-			after, _ := review.New(f.st).Queue(ctx, review.Actor{User: "x", Posts: []string{"initial_reviewer"}}, 0, 1000)
+			after, _, _ := review.New(f.st).Queue(ctx, review.Actor{User: "x", Posts: []string{"initial_reviewer"}}, review.QueueQuery{})
 			if len(after) != len(before) {
 				t.Error("a draft was made from a bad form")
 			}
@@ -485,3 +486,65 @@ func TestMaintenanceForm(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestQueuePages: the console's review queue shows the count, pages of 50 oldest first, and a filter by business
+// type; an unknown type in a link shows the whole queue.
+func TestQueuePages(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		ctx := context.Background()
+		f := newFixtureOn(t, env)
+		rv := review.New(f.st)
+		collector := review.Actor{User: "collector", Posts: []string{"collector"}}
+		var numbers []string
+		for i := range 52 {
+			body := fmt.Sprintf("11010519900101%03d", 500+i)
+			id := body + string(record.IDCheckChar(body))
+			d, err := rv.Submit(ctx, collector, review.Submission{Kind: "person_registration", Facts: []review.DraftFact{
+				{Type: record.TypePersonRegistered, IDNumber: id, Data: json.RawMessage(`{"name":"排队人","region":"110105","registered_on":"2024-03-01"}`)}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			numbers = append(numbers, d.Number)
+		}
+		emp, err := rv.Submit(ctx, collector, review.Submission{Kind: "employer_registration", Facts: []review.DraftFact{
+			{Type: record.TypeEmployerRegistered, CreditCode: newCreditCode("91110105MA0NXQE01"), Data: json.RawMessage(`{"name":"排队单位","industry_class":1,"region":"110105","registered_on":"2001-01-01"}`)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, total, err := rv.Queue(ctx, review.Actor{User: "initial_reviewer", Posts: []string{"initial_reviewer"}}, review.QueueQuery{})
+		if err != nil || total != 53 {
+			t.Fatalf("queue total %d, %v", total, err)
+		}
+		rows := regexp.MustCompile(`<tr><td><a href="/console/drafts/([^"]+)">`)
+		listed := func(body string) []string {
+			var out []string
+			for _, m := range rows.FindAllStringSubmatch(body, -1) {
+				out = append(out, m[1])
+			}
+			return out
+		}
+		c := f.client(t)
+		c.login("console", "initial_reviewer", staffPassword)
+		r := c.get("/console/queue")
+		if got := listed(r.body); r.status != http.StatusOK || len(got) != 50 || got[0] != numbers[0] || got[49] != numbers[49] {
+			t.Fatalf("page 1: %d, %d drafts %v", r.status, len(got), got)
+		}
+		if !regexp.MustCompile(`id="queue-count">[^<]*53<`).MatchString(r.body) || !strings.Contains(r.body, `id="page-next"`) {
+			t.Fatal("page 1 lacks the count or the link to page 2")
+		}
+		r = c.get("/console/queue?page=2")
+		if got := listed(r.body); len(got) != 3 || got[0] != numbers[50] || got[2] != emp.Number || strings.Contains(r.body, `id="page-next"`) {
+			t.Fatalf("page 2: %v", got)
+		}
+		r = c.get("/console/queue?kind=employer_registration")
+		if got := listed(r.body); len(got) != 1 || got[0] != emp.Number || !strings.Contains(r.body, `value="employer_registration" selected`) {
+			t.Fatalf("employer registrations: %v", got)
+		}
+		if got := listed(c.get("/console/queue?kind=no_such_kind").body); len(got) != 50 {
+			t.Fatalf("unknown kind: %d drafts", len(got))
+		}
+		if r := c.get("/console/queue?kind=person_change"); !strings.Contains(r.body, `id="queue-empty"`) || len(listed(r.body)) != 0 {
+			t.Fatal("an empty filtered queue is not said to be empty")
+		}
+	})
+}

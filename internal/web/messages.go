@@ -41,7 +41,8 @@ var messages = map[string]map[string]string{
 		"batch.rows_bad":      "文件中有错误行，全部改正后再上传；错误见上方列表。",
 		"batch.material_hint": "上传的文件本身作为原始材料随件保存。",
 
-		"queue.title": "待审队列", "queue.empty": "当前没有等待您所在岗位审核的件。",
+		"queue.title": "待审队列", "queue.empty": "当前没有等待您所在岗位审核的件。", "queue.empty_kind": "该业务类型当前没有等待您审核的件。",
+		"queue.all_kinds": "全部业务类型", "queue.apply": "筛选", "queue.count": "待审件数",
 		"draft.title": "待审件", "draft.number": "编号", "draft.kind": "业务类型", "draft.summary": "摘要",
 		"draft.status": "状态", "draft.stage": "环节", "draft.chain": "审核流程", "draft.maker": "经办人",
 		"draft.updated": "更新时间", "draft.events": "入账事件", "draft.returned_because": "退回原因：",
@@ -169,7 +170,8 @@ var messages = map[string]map[string]string{
 		"batch.rows_bad":      "The file has bad rows; correct them all and upload again. They are listed above.",
 		"batch.material_hint": "The uploaded file itself is kept as the draft's original material.",
 
-		"queue.title": "Review queue", "queue.empty": "No drafts wait for your post.",
+		"queue.title": "Review queue", "queue.empty": "No drafts wait for your post.", "queue.empty_kind": "No drafts of this business type wait for you.",
+		"queue.all_kinds": "All business types", "queue.apply": "Filter", "queue.count": "Drafts waiting:",
 		"draft.title": "Draft", "draft.number": "Number", "draft.kind": "Business type", "draft.summary": "Summary",
 		"draft.status": "Status", "draft.stage": "Stage", "draft.chain": "Review chain", "draft.maker": "Maker",
 		"draft.updated": "Updated", "draft.events": "Recorded events", "draft.returned_because": "Returned because:",
