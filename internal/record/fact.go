@@ -109,12 +109,16 @@ type PersonChanged struct {
 	PersonRef
 	DeathDate   string `json:"death_date,omitempty"`
 	NewIDNumber string `json:"-"`
-	IDIndex     string `json:"id_index,omitempty"`
-	IDSealed    []byte `json:"id_sealed,omitempty"`
-	Name        string `json:"name,omitempty"`
-	Phone       string `json:"phone,omitempty"`
-	Reason      string `json:"reason"`
-	Status      string `json:"status,omitempty"`
+	// IDIndex and IDSealed are the new ID number's keyed hash and sealed form, Birth and Sex what it says: the
+	// store derives them from NewIDNumber (a correction of the number may correct the date of birth).
+	IDIndex  string `json:"id_index,omitempty"`
+	IDSealed []byte `json:"id_sealed,omitempty"`
+	Birth    string `json:"birth,omitempty"`
+	Sex      string `json:"sex,omitempty"`
+	Name     string `json:"name,omitempty"`
+	Phone    string `json:"phone,omitempty"`
+	Reason   string `json:"reason"`
+	Status   string `json:"status,omitempty"`
 }
 
 func (*PersonChanged) EventType() string { return TypePersonChanged }
@@ -126,6 +130,9 @@ func (f *PersonChanged) Validate(today time.Time) error {
 	if f.NewIDNumber != "" {
 		if err := ValidateCitizenID("new_id_number", f.NewIDNumber, today); err != nil {
 			return err
+		}
+		if f.NewIDNumber == f.IDNumber {
+			return Invalid("new_id_number", "new_id_differs", "the new ID number is the same as the old one")
 		}
 	}
 	if f.Name != "" {

@@ -143,3 +143,49 @@ func TestExternalMaintainerNeedsInternalReviewers(t *testing.T) {
 		}
 	})
 }
+
+// TestIDNumberCorrectionByMaintenance: only a maintenance draft carries a new ID number; approved, the person is
+// found by it; a person change at the counter, or a new ID number on another kind of fact, is refused by name.
+func TestIDNumberCorrectionByMaintenance(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		ctx := context.Background()
+		rv, st := setup(t, env)
+		d, err := rv.Submit(ctx, collector, registration(40))
+		if err != nil {
+			t.Fatal(err)
+		}
+		approveAll(t, rv, d)
+		person, err := st.FindPerson(ctx, idNumber(40))
+		if err != nil {
+			t.Fatal(err)
+		}
+		fact := review.DraftFact{Type: record.TypePersonChanged, IDNumber: idNumber(40), NewIDNumber: idNumber(41), Data: data(map[string]string{"reason": "公安机关更正身份号码"})}
+		var es record.Errors
+		if _, err := rv.Submit(ctx, collector, review.Submission{Kind: "person_change", Facts: []review.DraftFact{fact}}); !errors.As(err, &es) ||
+			es[0].Field != "facts[0].new_id_number" || es[0].Rule != "new_id_by_maintenance" {
+			t.Fatalf("a counter person change carried a new ID number: %v", err)
+		}
+		wrong := review.DraftFact{Type: record.TypeOtherRecorded, IDNumber: idNumber(40), NewIDNumber: idNumber(41), Data: data(map[string]any{"kind": "荣誉", "attributes": map[string]string{"a": "b"}})}
+		if _, err := rv.Submit(ctx, maintainer, review.Submission{Kind: review.Maintenance, Facts: []review.DraftFact{wrong}, Reason: "r", Method: "m"}); !errors.As(err, &es) ||
+			es[0].Field != "facts[0].new_id_number" || es[0].Rule != "new_id_for_change" {
+			t.Fatalf("a new ID number on another fact: %v", err)
+		}
+		d, err = rv.Submit(ctx, maintainer, review.Submission{Kind: review.Maintenance, Facts: []review.DraftFact{fact},
+			Reason: "公安机关出具身份号码更正证明", Method: "依公安机关证明更正公民身份号码"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := rv.Get(ctx, d.ID); got.Facts[0].NewIDNumber != idNumber(41) {
+			t.Fatalf("the draft lost its new ID number: %+v", got.Facts[0])
+		}
+		if d = approveAll(t, rv, d); d.Status != review.StatusApproved {
+			t.Fatalf("status %s", d.Status)
+		}
+		if p, err := st.FindPerson(ctx, idNumber(41)); err != nil || p != person {
+			t.Fatalf("the corrected number finds %q, %v", p, err)
+		}
+		if _, err := st.FindPerson(ctx, idNumber(40)); err == nil {
+			t.Fatal("the old number still finds the person")
+		}
+	})
+}

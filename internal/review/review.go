@@ -46,6 +46,9 @@ type DraftFact struct {
 	IDNumber   string          `json:"id_number,omitempty"`
 	CreditCode string          `json:"credit_code,omitempty"`
 	Data       json.RawMessage `json:"data"`
+	// NewIDNumber is the corrected ID number of a person.changed fact, in clear like IDNumber (maintenance
+	// drafts only: a correction confirmed by public security).
+	NewIDNumber string `json:"new_id_number,omitempty"`
 	// Supersedes names the recorded event this fact corrects (maintenance drafts only).
 	Supersedes *int64 `json:"supersedes,omitempty"`
 }
@@ -71,7 +74,12 @@ func (f DraftFact) Fact() (record.Fact, error) {
 	if pf, ok := fact.(record.PersonFact); ok {
 		pf.Ref().IDNumber = f.IDNumber
 	}
+	if _, ok := fact.(*record.PersonChanged); !ok && f.NewIDNumber != "" {
+		return nil, record.Invalid("new_id_number", "new_id_for_change", "new_id_number belongs only to a %s fact", record.TypePersonChanged)
+	}
 	switch x := fact.(type) {
+	case *record.PersonChanged:
+		x.NewIDNumber = f.NewIDNumber
 	case *record.EmployerRegistered:
 		x.CreditCode = f.CreditCode
 	case *record.EmployerChanged:
@@ -232,6 +240,10 @@ func validateFacts(kind Kind, facts []DraftFact, today time.Time) ([]record.Fact
 		}
 		if (df.Supersedes != nil) != (kind.Name == Maintenance && df.Supersedes != nil) {
 			errs.Append(field+".supersedes", record.Invalid("", "supersedes_maintenance", "only a maintenance draft corrects recorded events"))
+			continue
+		}
+		if df.NewIDNumber != "" && kind.Name != Maintenance {
+			errs.Append(field+".new_id_number", record.Invalid("", "new_id_by_maintenance", "an ID number is corrected by a maintenance draft (数据维护), which states the reason and how it was confirmed"))
 			continue
 		}
 		if df.Type == record.TypeEventVoided && df.Supersedes == nil {

@@ -163,6 +163,10 @@ func (p *projector) apply(ctx context.Context, e *journal.Event, fact record.Fac
 		if f.IDIndex != "" {
 			set("id_index", f.IDIndex)
 			set("id_sealed", f.IDSealed)
+			if f.Birth != "" {
+				set("birth", f.Birth)
+				set("sex", f.Sex)
+			}
 		}
 		if f.Name != "" {
 			set("name", f.Name)

@@ -410,7 +410,7 @@ func (s *Store) MissingPersons(ctx context.Context, ids []string) ([]int, error)
 		idx[i] = s.keys.IndexID(id)
 	}
 	known := map[string]string{}
-	if err := s.lookupPersons(ctx, tx, idx, known); err != nil {
+	if err := s.lookupPersons(ctx, tx, "id_index", idx, known); err != nil {
 		return nil, err
 	}
 	var missing []int

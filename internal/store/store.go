@@ -228,7 +228,34 @@ func (s *Store) indexIDs(facts []record.Fact) factIDs {
 func (s *Store) toEvents(ctx context.Context, tx Tx, now time.Time, source string, facts []record.Fact, ids factIDs) ([]journal.Event, error) {
 	// Resolve every ID number named against the persons projection and the batch itself.
 	known := make(map[string]string, len(ids.index)) // id index → person key
-	if err := s.lookupPersons(ctx, tx, ids.index, known); err != nil {
+	if err := s.lookupPersons(ctx, tx, "id_index", ids.index, known); err != nil {
+		return nil, err
+	}
+	// A change of ID number must not take another person's number; a registration's person key is its ID
+	// number's index, unless a person registered under that number, who has since changed it, holds the key
+	// (a number given up by one person and then registered by another). Both are looked up only when the
+	// batch has such facts.
+	var newIndex map[int]string // fact → keyed hash of its new ID number
+	var changed, regKeys []string
+	for i, f := range facts {
+		switch f := f.(type) {
+		case *record.PersonRegistered:
+			regKeys = append(regKeys, ids.at(i))
+		case *record.PersonChanged:
+			if f.NewIDNumber != "" {
+				if newIndex == nil {
+					newIndex = map[int]string{}
+				}
+				newIndex[i] = s.keys.IndexID(f.NewIDNumber)
+				changed = append(changed, newIndex[i])
+			}
+		}
+	}
+	if err := s.lookupPersons(ctx, tx, "id_index", changed, known); err != nil {
+		return nil, err
+	}
+	takenKeys := map[string]string{}
+	if err := s.lookupPersons(ctx, tx, "person", regKeys, takenKeys); err != nil {
 		return nil, err
 	}
 	var errs record.Errors
@@ -242,12 +269,17 @@ func (s *Store) toEvents(ctx context.Context, tx Tx, now time.Time, source strin
 				errs.Append(fmt.Sprintf("facts[%d].id_number", i), record.Errorf(record.EConflict, "person %s is already registered", record.MaskID(f.IDNumber)))
 				continue
 			}
+			key, err := s.personKey(ctx, tx, f.IDNumber, idx, takenKeys)
+			if err != nil {
+				return nil, err
+			}
 			f.IDIndex, f.IDSealed = idx, s.keys.SealID(f.IDNumber)
 			f.Birth = record.BirthFromID(f.IDNumber).Format("2006-01-02")
 			f.Sex = record.SexFromID(f.IDNumber)
-			f.Person = idx
-			known[idx] = idx
-			e.Person = idx
+			f.Person = key
+			known[idx] = key
+			takenKeys[key] = key
+			e.Person = key
 		case *record.EmployerRegistered:
 			e.Employer = f.CreditCode
 		case *record.EmployerChanged:
@@ -264,16 +296,24 @@ func (s *Store) toEvents(ctx context.Context, tx Tx, now time.Time, source strin
 				ref.Person = p
 			}
 			e.Person = ref.Person
-			if pc, ok := f.(*record.PersonChanged); ok && pc.NewIDNumber == "" {
-				// The index and sealed number are the store's to derive from a new ID number; values that came
-				// in with the fact (a crafted draft) would repoint the person's identity.
-				pc.IDIndex, pc.IDSealed = "", nil
-			}
-			if pc, ok := f.(*record.PersonChanged); ok && pc.NewIDNumber != "" {
-				pc.IDIndex, pc.IDSealed = s.keys.IndexID(pc.NewIDNumber), s.keys.SealID(pc.NewIDNumber)
-				if _, dup := known[pc.IDIndex]; dup {
-					errs.Append(fmt.Sprintf("facts[%d].new_id_number", i), record.Errorf(record.EConflict, "ID number %s belongs to another person", record.MaskID(pc.NewIDNumber)))
-					continue
+			if pc, ok := f.(*record.PersonChanged); ok {
+				// The index, sealed number, birth and sex are the store's to derive from a new ID number; values
+				// that came in with the fact (a crafted draft) would repoint the person's identity.
+				pc.IDIndex, pc.IDSealed, pc.Birth, pc.Sex = "", nil, "", ""
+				if pc.NewIDNumber != "" {
+					nidx := newIndex[i]
+					switch holder, dup := known[nidx]; {
+					case dup && holder == ref.Person:
+						errs.Append(fmt.Sprintf("facts[%d]", i), record.Invalid("new_id_number", "new_id_differs", "the person already has ID number %s", record.MaskID(pc.NewIDNumber)))
+						continue
+					case dup:
+						errs.Append(fmt.Sprintf("facts[%d].new_id_number", i), record.Errorf(record.EConflict, "ID number %s belongs to another person", record.MaskID(pc.NewIDNumber)))
+						continue
+					}
+					pc.IDIndex, pc.IDSealed = nidx, s.keys.SealID(pc.NewIDNumber)
+					pc.Birth = record.BirthFromID(pc.NewIDNumber).Format("2006-01-02")
+					pc.Sex = record.SexFromID(pc.NewIDNumber)
+					known[nidx] = ref.Person
 				}
 			}
 		}
@@ -295,7 +335,33 @@ func journalSize(ctx context.Context, tx Tx) (int64, error) {
 	return size, err
 }
 
-func (s *Store) lookupPersons(ctx context.Context, tx Tx, indexes []string, into map[string]string) error {
+// personKey is the key of a person registered with ID number id, whose keyed hash is idx: idx itself, unless
+// taken (a key → person map of the keys known to be held) holds it; then the first of idx's derived keys no
+// person holds.
+func (s *Store) personKey(ctx context.Context, tx Tx, id, idx string, taken map[string]string) (string, error) {
+	key := idx
+	for n := 2; ; n++ {
+		if _, held := taken[key]; !held {
+			if key == idx {
+				return key, nil // the batch's lookup found nobody holding it
+			}
+			var one int
+			err := tx.QueryRow(ctx, "SELECT 1 FROM persons WHERE person = $1", key).Scan(&one)
+			if errors.Is(err, ErrNoRows) {
+				return key, nil
+			}
+			if err != nil {
+				return "", err
+			}
+			taken[key] = key
+		}
+		key = s.keys.IndexID(id + "#" + strconv.Itoa(n))
+	}
+}
+
+// lookupPersons adds to into, for each of keys that a person has in column col (id_index or person), the key
+// and the person's key.
+func (s *Store) lookupPersons(ctx context.Context, tx Tx, col string, indexes []string, into map[string]string) error {
 	// PostgreSQL takes the keys as one array parameter: a statement with 500 parameters costs it more to bind
 	// and plan than to run (a monthly batch of 100,000 persons spent a second in 200 such lookups). SQLite,
 	// in process, has no arrays and no such cost.
@@ -309,12 +375,12 @@ func (s *Store) lookupPersons(ctx context.Context, tx Tx, indexes []string, into
 		var q []byte
 		var args []any
 		if pg {
-			q = []byte("SELECT id_index, person FROM persons WHERE id_index = ANY($1)")
+			q = []byte("SELECT " + col + ", person FROM persons WHERE " + col + " = ANY($1)")
 			args = []any{indexes[:n]}
 		} else {
 			args = make([]any, n)
 			q = make([]byte, 0, 64+n*5)
-			q = append(q, "SELECT id_index, person FROM persons WHERE id_index IN ("...)
+			q = append(q, "SELECT "+col+", person FROM persons WHERE "+col+" IN ("...)
 			for i := 0; i < n; i++ {
 				if i > 0 {
 					q = append(q, ',')

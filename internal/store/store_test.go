@@ -603,3 +603,73 @@ func TestPersonChangeCannotCarryAnIDIndex(t *testing.T) {
 		mustVerify(t, env)
 	})
 }
+
+// TestIDNumberCorrection: a change of ID number (a public security correction) repoints the person's identity to
+// the new number with the birth date and sex it gives; it may not take another person's number nor repeat the
+// person's own; the number given up can then be registered by someone else, under a key of their own; and a
+// replay gives the same projections.
+func TestIDNumberCorrection(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		ctx := context.Background()
+		s := env.Store()
+		old, other := idNumber(21), idNumber(22)
+		body := "11010519900815031" // born 1990-08-15, sequence 031: a man
+		corrected := body + string(record.IDCheckChar(body))
+		if _, err := s.Record(ctx, "setup", []record.Fact{
+			&record.PersonRegistered{PersonRef: ref(old), Name: "王更", Region: "110105", RegisteredOn: "2015-01-01"},
+			&record.PersonRegistered{PersonRef: ref(other), Name: "李他", Region: "110105", RegisteredOn: "2015-01-01"},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		person, err := s.FindPerson(ctx, old)
+		if err != nil {
+			t.Fatal(err)
+		}
+		change := func(id string) error {
+			_, err := s.Record(ctx, "maintenance", []record.Fact{&record.PersonChanged{PersonRef: ref(old), NewIDNumber: id, Reason: "公安机关更正身份号码"}})
+			return err
+		}
+		var es record.Errors
+		if err := change(other); !errors.As(err, &es) || es[0].Field != "facts[0].new_id_number" || es[0].Code != record.EConflict {
+			t.Fatalf("taking another person's number: %v", err)
+		}
+		if err := change(old); !errors.As(err, &es) || es[0].Rule != "new_id_differs" {
+			t.Fatalf("the person's own number: %v", err)
+		}
+		// Named by key, the person's own number is found by the store.
+		if _, err := s.Record(ctx, "maintenance", []record.Fact{&record.PersonChanged{PersonRef: record.PersonRef{Person: person}, NewIDNumber: old, Reason: "x"}}); !errors.As(err, &es) || es[0].Rule != "new_id_differs" {
+			t.Fatalf("the person's own number, named by key: %v", err)
+		}
+		if err := change(corrected); err != nil {
+			t.Fatal(err)
+		}
+		if p, err := s.FindPerson(ctx, corrected); err != nil || p != person {
+			t.Fatalf("the new number finds %q, %v; want %s", p, err, person)
+		}
+		if _, err := s.FindPerson(ctx, old); err == nil {
+			t.Fatal("the old number still finds the person")
+		}
+		v, err := s.PersonRecord(ctx, person)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Birth != "1990-08-15" || v.Sex != record.SexFromID(corrected) || v.IDMasked != record.MaskID(corrected) {
+			t.Fatalf("after the correction: birth %s, sex %s, %s", v.Birth, v.Sex, v.IDMasked)
+		}
+		// The number given up is registered by another person: a key of their own, both records intact.
+		if _, err := s.Record(ctx, "setup", []record.Fact{&record.PersonRegistered{PersonRef: ref(old), Name: "赵新", Region: "110105", RegisteredOn: "2020-01-01"}}); err != nil {
+			t.Fatal(err)
+		}
+		newcomer, err := s.FindPerson(ctx, old)
+		if err != nil || newcomer == person {
+			t.Fatalf("the newcomer is %q (%v); the corrected person is %s", newcomer, err, person)
+		}
+		if v, _ := s.PersonRecord(ctx, newcomer); v.Name != "赵新" {
+			t.Fatalf("newcomer's record: %+v", v)
+		}
+		if v, _ := s.PersonRecord(ctx, person); v.Name != "王更" {
+			t.Fatalf("corrected person's record: %+v", v)
+		}
+		mustVerify(t, env)
+	})
+}

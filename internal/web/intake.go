@@ -30,14 +30,15 @@ import (
 type fieldKind int
 
 const (
-	fieldText       fieldKind = iota // a string as typed
-	fieldYuan                        // yuan with up to two decimals → integer fen
-	fieldInt                         // a whole number
-	fieldAttributes                  // "name=value" lines → an object of strings (other.recorded)
-	fieldIDNumber                    // a citizen ID number: the draft fact's id_number, not its data
-	fieldCreditCode                  // the employer a fact is about: the draft fact's credit_code
-	fieldEmployer                    // an employer named in the data (enrolment, contribution): must be registered
-	fieldSupersedes                  // the event a maintenance fact corrects: the draft fact's supersedes
+	fieldText        fieldKind = iota // a string as typed
+	fieldYuan                         // yuan with up to two decimals → integer fen
+	fieldInt                          // a whole number
+	fieldAttributes                   // "name=value" lines → an object of strings (other.recorded)
+	fieldIDNumber                     // a citizen ID number: the draft fact's id_number, not its data
+	fieldNewIDNumber                  // a corrected citizen ID number: the draft fact's new_id_number
+	fieldCreditCode                   // the employer a fact is about: the draft fact's credit_code
+	fieldEmployer                     // an employer named in the data (enrolment, contribution): must be registered
+	fieldSupersedes                   // the event a maintenance fact corrects: the draft fact's supersedes
 )
 
 // intakeField is one field of an intake form.
@@ -189,15 +190,30 @@ func init() {
 	}
 	// A voided event needs only the reason (the maintenance form names the event).
 	voidForm = &intakeForm{Kind: review.Maintenance, Fact: record.TypeEventVoided, Fields: []intakeField{textArea("reason", "f.void_reason")}}
+	// A person change made by maintenance may also correct the ID number.
+	pc := *intakeForms["person_change"]
+	pc.Kind, pc.Intro = review.Maintenance, "intake.person_correction.intro"
+	pc.Fields = slices.Insert(slices.Clone(pc.Fields), 1, intakeField{Name: "new_id_number", Kind: fieldNewIDNumber, Label: "f.new_id_number",
+		Hint: "f.new_id_number_hint", Optional: true, Upper: true})
+	personCorrectionForm = &pc
 }
 
-// voidForm is the fact part of a maintenance draft that voids an event.
-var voidForm *intakeForm
+var (
+	// voidForm is the fact part of a maintenance draft that voids an event.
+	voidForm *intakeForm
+	// personCorrectionForm is the fact part of a maintenance draft that changes a person: the person change
+	// form with the new ID number (a correction confirmed by public security, R5.2), which the counter's
+	// person change form does not take.
+	personCorrectionForm *intakeForm
+)
 
 // factForm returns the form of the facts of an event type, for maintenance; nil when there is none.
 func factForm(eventType string) *intakeForm {
-	if eventType == record.TypeEventVoided {
+	switch eventType {
+	case record.TypeEventVoided:
 		return voidForm
+	case record.TypePersonChanged:
+		return personCorrectionForm
 	}
 	for _, f := range intakeForms {
 		if f.Fact == eventType {
@@ -451,6 +467,8 @@ func (s *server) buildFact(r *http.Request, v *view, f *intakeForm) (review.Draf
 		switch fl.Kind {
 		case fieldIDNumber:
 			df.IDNumber = val
+		case fieldNewIDNumber:
+			df.NewIDNumber = val
 		case fieldCreditCode:
 			df.CreditCode = val
 		case fieldYuan:
@@ -563,6 +581,15 @@ func (s *server) checkFacts(ctx context.Context, kind string, facts []review.Dra
 				errs.Append(prefix, record.Invalid("id_number", "person_registered", "no registered person has this ID number"))
 			}
 		}
+		if df.NewIDNumber != "" && df.NewIDNumber != df.IDNumber && record.ValidateCitizenID("new_id_number", df.NewIDNumber, now) == nil {
+			missing, err := s.cfg.Store.MissingPersons(ctx, []string{df.NewIDNumber})
+			if err != nil {
+				return err
+			}
+			if len(missing) == 0 {
+				errs.Append(prefix, record.Invalid("new_id_number", "new_id_free", "a registered person has this ID number already"))
+			}
+		}
 		if df.CreditCode != "" && record.ValidateUSCC("credit_code", df.CreditCode) == nil {
 			_, err := s.cfg.Store.Employer(ctx, df.CreditCode)
 			if err != nil && record.ErrorCode(err) != record.ENotFound {
@@ -614,6 +641,9 @@ func summary(kind string, f *intakeForm, df review.DraftFact, values map[string]
 	if df.IDNumber != "" {
 		parts = append(parts, record.MaskID(df.IDNumber))
 	}
+	if df.NewIDNumber != "" {
+		parts = append(parts, "→ "+record.MaskID(df.NewIDNumber))
+	}
 	for _, fl := range f.Fields {
 		if !fl.Summary || fl.Kind == fieldIDNumber || values[fl.Name] == "" {
 			continue
@@ -647,6 +677,9 @@ func factValues(f *intakeForm, df review.DraftFact, into map[string]string) {
 		switch fl.Kind {
 		case fieldIDNumber:
 			into[fl.Name] = df.IDNumber
+			continue
+		case fieldNewIDNumber:
+			into[fl.Name] = df.NewIDNumber
 			continue
 		case fieldCreditCode:
 			into[fl.Name] = df.CreditCode

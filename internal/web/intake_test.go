@@ -485,6 +485,50 @@ func TestMaintenanceForm(t *testing.T) {
 	})
 }
 
+// TestIDNumberCorrectionForm: the maintenance form of a person change takes a corrected ID number, which the
+// counter's person change form does not; a number another person holds is refused beside the field; an approved
+// correction makes the new number find the person.
+func TestIDNumberCorrectionForm(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		f := newFixtureOn(t, env)
+		ctx := context.Background()
+		key := f.key(t, 0)
+		c := f.client(t)
+		c.login("console", "collector", staffPassword)
+		if r := c.get("/console/intake/person_change"); r.status != http.StatusOK || strings.Contains(r.body, `id="new_id_number"`) {
+			t.Fatalf("the counter's person change form: %d, new ID field shown: %v", r.status, strings.Contains(r.body, `id="new_id_number"`))
+		}
+		m := f.client(t)
+		m.login("console", "maintainer", staffPassword)
+		if r := m.get("/console/intake/maintenance?fact_type=person.changed"); !strings.Contains(r.body, `id="new_id_number"`) {
+			t.Fatal("the maintenance person change form has no new ID number field")
+		}
+		form := url.Values{"fact_type": {record.TypePersonChanged}, "id_number": {f.ids[0]}, "new_id_number": {f.ids[1]}, "reason": {"公安机关更正身份号码"},
+			"maint_reason": {"公安机关出具身份号码更正证明"}, "maint_method": {"依证明更正公民身份号码"}}
+		r := m.submit("/console/intake/maintenance", form)
+		if r.status != http.StatusUnprocessableEntity || !regexp.MustCompile(`id="err-new_id_number">[^<]*已登记为另一参保人员`).MatchString(r.body) {
+			t.Fatalf("another person's number: %d", r.status)
+		}
+		body := "11010519900815031"
+		corrected := body + string(record.IDCheckChar(body))
+		form.Set("new_id_number", strings.ToLower(corrected))
+		number := submitted(t, m.submit("/console/intake/maintenance", form))
+		if r := m.get("/console/drafts/" + number); !strings.Contains(r.body, corrected) {
+			t.Error("the draft page does not show the corrected number to its reviewers")
+		}
+		if r := m.get("/console/"); strings.Contains(r.body, corrected) {
+			t.Error("the corrected number is shown in clear in a draft summary")
+		}
+		f.approveAll(t, f.reviewerClients(t), number)
+		if p, err := f.st.FindPerson(ctx, corrected); err != nil || p != key {
+			t.Fatalf("the corrected number finds %q, %v", p, err)
+		}
+		if v, err := f.st.PersonRecord(ctx, key); err != nil || v.Birth != "1990-08-15" {
+			t.Errorf("birth after the correction: %+v, %v", v, err)
+		}
+	})
+}
+
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // TestQueuePages: the console's review queue shows the count, pages of 50 oldest first, and a filter by business

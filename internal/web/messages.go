@@ -132,8 +132,9 @@ var messages = map[string]map[string]string{
 		"rule.contribution_status": "请选择缴费状态。", "rule.wage_positive": "缴费工资应大于0。",
 		"rule.yuan_format": "金额格式不正确，最多两位小数。", "rule.integer": "应为整数。",
 		"rule.late_days_non_negative": "滞纳天数不能为负。", "rule.person_registered": "没有该身份号码的参保人员，请先办理参保登记。",
-		"rule.person_not_registered": "该身份号码的人员已登记。", "rule.enrolment_type_required": "请至少选择一个险种。",
-		"rule.reject_reason": "退回必须填写原因，以便经办人更正。", "rule.file_empty": "文件为空。",
+		"rule.person_not_registered": "该身份号码的人员已登记。", "rule.new_id_differs": "新身份号码与原号码相同。",
+		"rule.new_id_free": "该身份号码已登记为另一参保人员，请核实是否重复登记。", "rule.new_id_by_maintenance": "身份号码更正须通过数据维护办理。",
+		"rule.enrolment_type_required": "请至少选择一个险种。", "rule.reject_reason": "退回必须填写原因，以便经办人更正。", "rule.file_empty": "文件为空。",
 		"rule.file_size": "文件过大。", "rule.material_name": "材料需要文件名。",
 	},
 	"en": {

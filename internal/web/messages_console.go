@@ -20,7 +20,9 @@ func init() {
 			"intake.rule_set.intro":        "业务规则以规则文件格式提交（见 docs/RULES.md），审批通过后自生效期起用于计算。",
 
 			"f.optional": "（选填）", "f.unchanged": "不变更", "f.new_name": "新姓名", "f.new_phone": "新联系电话",
-			"f.death_date": "死亡日期", "f.change_reason": "变更原因", "f.enrol_to": "参保终止日期", "f.stop_reason": "终止原因",
+			"f.new_id_number": "更正后的公民身份号码", "f.new_id_number_hint": "仅在公安机关更正身份号码时填写，并上传公安机关出具的证明；出生日期和性别随新号码更正。",
+			"intake.person_correction.intro": "只填写需要变更的项目，其余留空。身份号码更正以公安机关证明为据。", "f.death_date": "死亡日期",
+			"f.change_reason": "变更原因", "f.enrol_to": "参保终止日期", "f.stop_reason": "终止原因",
 			"f.new_employer_name": "新单位名称", "f.employer_status": "单位状态", "f.period_hint": "6位年月，如 202401。",
 			"f.yuan_hint": "单位：元，最多两位小数。", "f.subsidy_kind": "补贴项目", "f.subsidy_kind_hint": "如：灵活就业人员社会保险补贴。",
 			"f.amount": "金额（元）", "f.eligibility_kind": "待遇资格类别", "f.eligible_from": "资格起始日期",
@@ -121,7 +123,9 @@ func init() {
 			"intake.rule_set.intro":        "A rule set is submitted in the rule-set file format (see docs/RULES.md); once approved it applies from its effective date.",
 
 			"f.optional": " (optional)", "f.unchanged": "Unchanged", "f.new_name": "New name", "f.new_phone": "New phone",
-			"f.death_date": "Date of death", "f.change_reason": "Reason for the change", "f.enrol_to": "Insured until", "f.stop_reason": "Reason for stopping",
+			"f.new_id_number": "Corrected citizen ID number", "f.new_id_number_hint": "Only when public security has corrected the ID number; upload its certificate. Date of birth and sex follow the new number.",
+			"intake.person_correction.intro": "Fill in only what changes; leave the rest empty. An ID number correction rests on public security's certificate.", "f.death_date": "Date of death",
+			"f.change_reason": "Reason for the change", "f.enrol_to": "Insured until", "f.stop_reason": "Reason for stopping",
 			"f.new_employer_name": "New employer name", "f.employer_status": "Employer status", "f.period_hint": "Year and month, YYYYMM, e.g. 202401.",
 			"f.yuan_hint": "In yuan, up to two decimals.", "f.subsidy_kind": "Subsidy", "f.subsidy_kind_hint": "E.g. social insurance subsidy for flexible employment.",
 			"f.amount": "Amount (yuan)", "f.eligibility_kind": "Eligibility", "f.eligible_from": "Eligible from",
