@@ -267,15 +267,12 @@ func (s *Server) resubmit(w http.ResponseWriter, r *http.Request, p *auth.Princi
 		s.writeError(w, r, err)
 		return
 	}
-	var in struct {
-		Facts []review.DraftFact `json:"facts"`
-		Note  string             `json:"note"`
-	}
+	var in review.Resubmission
 	if err := decodeJSON(r, &in); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	d, err := s.Review.Resubmit(r.Context(), actor(p), id, in.Facts, in.Note)
+	d, err := s.Review.Resubmit(r.Context(), actor(p), id, in)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

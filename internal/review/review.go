@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -562,8 +563,20 @@ func (s *Service) maintenanceEntry(ctx context.Context, approver Actor, d Draft)
 	return e, nil
 }
 
-// Resubmit sends a returned draft, corrected, back to the start of its chain. Only its maker may.
-func (s *Service) Resubmit(ctx context.Context, actor Actor, id int64, facts []DraftFact, note string) (Draft, error) {
+// Resubmission is what a maker sends back with a returned draft.
+type Resubmission struct {
+	// Facts are the corrected facts; nil resubmits the draft's facts as they are.
+	Facts []DraftFact `json:"facts"`
+	// Materials are added to the draft's materials (stored first, as for a submission); those it holds are kept.
+	Materials []Material `json:"materials"`
+	// Note says what was corrected, for the reviewers.
+	Note string `json:"note"`
+}
+
+// Resubmit sends a returned draft, corrected or with materials added, back to the start of its chain. Only its
+// maker may.
+func (s *Service) Resubmit(ctx context.Context, actor Actor, id int64, re Resubmission) (Draft, error) {
+	facts := re.Facts
 	d, err := s.Get(ctx, id)
 	if err != nil {
 		return Draft{}, err
@@ -599,7 +612,16 @@ func (s *Service) Resubmit(ctx context.Context, actor Actor, id int64, facts []D
 	if n != 1 {
 		return Draft{}, record.Errorf(record.EConflict, "draft %s changed meanwhile; reload it", d.Number)
 	}
-	if err := addAction(ctx, tx, id, now, actor.User, "", "resubmit", note); err != nil {
+	for _, m := range re.Materials {
+		if slices.ContainsFunc(d.Materials, func(x Material) bool { return x.SHA256 == m.SHA256 }) {
+			continue // attached already: one copy, under its first name
+		}
+		if err := attach(ctx, tx, id, m, actor.User, now); err != nil {
+			return Draft{}, err
+		}
+		d.Materials = append(d.Materials, m)
+	}
+	if err := addAction(ctx, tx, id, now, actor.User, "", "resubmit", re.Note); err != nil {
 		return Draft{}, err
 	}
 	if err := tx.Commit(ctx); err != nil {

@@ -176,12 +176,12 @@ func TestRejectionReturnsToMaker(t *testing.T) {
 		if q, _, _ := rv.Queue(ctx, first, review.QueueQuery{Limit: 10}); len(q) != 0 {
 			t.Fatalf("a returned draft is in a review queue: %v", q)
 		}
-		if _, err := rv.Resubmit(ctx, first, d.ID, nil, ""); errCode(err) != record.EForbidden {
+		if _, err := rv.Resubmit(ctx, first, d.ID, review.Resubmission{}); errCode(err) != record.EForbidden {
 			t.Fatalf("resubmit by another: %v", err)
 		}
 		facts := registration(4).Facts
 		facts[0].Data = data(map[string]string{"name": "李肆", "region": "110105", "registered_on": "2024-03-01"})
-		d, err = rv.Resubmit(ctx, collector, d.ID, facts, "已更正姓名")
+		d, err = rv.Resubmit(ctx, collector, d.ID, review.Resubmission{Facts: facts, Note: "已更正姓名"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -198,6 +198,45 @@ func TestRejectionReturnsToMaker(t *testing.T) {
 		v, _ := st.PersonRecord(ctx, p)
 		if v.Name != "李肆" {
 			t.Fatalf("recorded %q", v.Name)
+		}
+	})
+}
+
+// TestResubmitAddsMaterials: a draft returned for missing materials goes back with them; one not stored is
+// refused by name and leaves the draft returned; a material it holds already is kept once.
+func TestResubmitAddsMaterials(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		ctx := context.Background()
+		rv, _ := setup(t, env)
+		id1, _ := rv.AddMaterial(ctx, []byte("%PDF-1.4 身份证"))
+		sub := registration(60)
+		sub.Materials = []review.Material{{SHA256: id1, Name: "身份证.pdf", ContentType: "application/pdf"}}
+		d, err := rv.Submit(ctx, collector, sub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d, err = rv.Act(ctx, first, d.ID, review.Reject, "缺少户口簿复印件"); err != nil {
+			t.Fatal(err)
+		}
+		unstored := review.Material{SHA256: strings.Repeat("ab", 32), Name: "户口簿.pdf", ContentType: "application/pdf"}
+		var e *record.Error
+		if _, err := rv.Resubmit(ctx, collector, d.ID, review.Resubmission{Materials: []review.Material{unstored}}); !errors.As(err, &e) || e.Field != "materials" || e.Rule != "material_stored" {
+			t.Fatalf("an unstored material: %v", err)
+		}
+		if got, _ := rv.Get(ctx, d.ID); got.Status != review.StatusReturned || len(got.Materials) != 1 {
+			t.Fatalf("after the refused resubmission: %s with %d materials", got.Status, len(got.Materials))
+		}
+		id2, _ := rv.AddMaterial(ctx, []byte("%PDF-1.4 户口簿"))
+		d, err = rv.Resubmit(ctx, collector, d.ID, review.Resubmission{Note: "已补充户口簿", Materials: []review.Material{
+			{SHA256: id2, Name: "户口簿.pdf", ContentType: "application/pdf"}, {SHA256: id1, Name: "身份证again.pdf", ContentType: "application/pdf"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d.Status != review.StatusInReview || len(d.Materials) != 2 || d.Materials[1].SHA256 != id2 || d.Materials[0].Name != "身份证.pdf" {
+			t.Fatalf("resubmitted: %s, materials %+v", d.Status, d.Materials)
+		}
+		if a := d.Actions[len(d.Actions)-1]; a.Decision != "resubmit" || a.Reason != "已补充户口簿" {
+			t.Fatalf("last action %+v", a)
 		}
 	})
 }
@@ -276,7 +315,7 @@ func TestQueuePagesFiltersAndHidesWhatTheReviewerDid(t *testing.T) {
 		if _, total, _ := rv.Queue(ctx, second, review.QueueQuery{}); total != 1 {
 			t.Fatalf("second stage after the rejection: %d", total)
 		}
-		if _, err := rv.Resubmit(ctx, collector, d.ID, nil, "已更正"); err != nil {
+		if _, err := rv.Resubmit(ctx, collector, d.ID, review.Resubmission{Note: "已更正"}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := rv.Act(ctx, first, regs[1], review.Approve, ""); err != nil {

@@ -760,9 +760,24 @@ func (s *server) resubmit(w http.ResponseWriter, r *http.Request, p *auth.Princi
 	if !ok {
 		return
 	}
-	d, err := s.cfg.Review.Resubmit(r.Context(), actorOf(p), id, nil, strings.TrimSpace(r.PostFormValue("note")))
+	mats, err := s.materials(r.Context(), r)
+	var d review.Draft
+	if err == nil {
+		d, err = s.cfg.Review.Resubmit(r.Context(), actorOf(p), id, review.Resubmission{Materials: mats, Note: strings.TrimSpace(r.PostFormValue("note"))})
+	}
 	if err != nil {
-		s.failErr(w, r, "console", err)
+		// A bad file is shown beside the field on the draft's page; anything else is an error page.
+		v := s.staffView(w, r, p, "draft.title")
+		if !showInvalid(v, err, func(f string) string {
+			if f == "materials" || strings.HasPrefix(f, "materials.") {
+				return "materials"
+			}
+			return ""
+		}) {
+			s.failErr(w, r, "console", err)
+			return
+		}
+		s.showDraft(w, r, p, http.StatusUnprocessableEntity, v)
 		return
 	}
 	http.Redirect(w, r, "/console/drafts/"+d.Number+"?n=resubmitted", http.StatusSeeOther)

@@ -402,7 +402,7 @@ func (s *server) intakeInvalid(w http.ResponseWriter, r *http.Request, v *view, 
 		return true
 	}
 	// Files cannot be put back into a file input: say that they were not kept.
-	if d.Edit == "" && r.MultipartForm != nil && len(r.MultipartForm.File["materials"]) > 0 && r.MultipartForm.File["materials"][0].Filename != "" {
+	if r.MultipartForm != nil && len(r.MultipartForm.File["materials"]) > 0 && r.MultipartForm.File["materials"][0].Filename != "" {
 		if _, bad := v.Errors["materials"]; !bad {
 			v.Errors["materials"] = v.T("intake.materials_again")
 		}
@@ -423,6 +423,9 @@ func formFieldOf(f *intakeForm) func(string) string {
 				return "maint_" + name
 			case "materials", "supersedes", "fact_type":
 				return name
+			}
+			if strings.HasPrefix(name, "materials.") { // a file refused by review.AddMaterial
+				return "materials"
 			}
 		}
 		if f == nil {

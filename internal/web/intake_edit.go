@@ -263,8 +263,12 @@ func (s *server) draftEditSubmit(w http.ResponseWriter, r *http.Request, p *auth
 	if d.Kind == "person_registration" {
 		v.Data = intakeData{Kind: d.Kind, Action: action, Edit: d.Number, Materials: d.Materials}
 		facts, err := s.personFacts(ctx, r, v)
+		var mats []review.Material
 		if err == nil {
-			_, err = s.cfg.Review.Resubmit(ctx, actorOf(p), d.ID, facts, v.Form["note"])
+			mats, err = s.materials(ctx, r)
+		}
+		if err == nil {
+			_, err = s.cfg.Review.Resubmit(ctx, actorOf(p), d.ID, review.Resubmission{Facts: facts, Materials: mats, Note: v.Form["note"]})
 		}
 		if err != nil {
 			if !showInvalid(v, err, factField(personFields)) {
@@ -297,7 +301,11 @@ func (s *server) draftEditSubmit(w http.ResponseWriter, r *http.Request, p *auth
 	if s.intakeInvalid(w, r, v, data, s.validate(ctx, d.Kind, []review.DraftFact{df}, f, err), f) {
 		return
 	}
-	if _, err := s.cfg.Review.Resubmit(ctx, actorOf(p), d.ID, []review.DraftFact{df}, v.Form["note"]); s.intakeInvalid(w, r, v, data, err, f) {
+	mats, err := s.materials(ctx, r)
+	if s.intakeInvalid(w, r, v, data, err, f) {
+		return
+	}
+	if _, err := s.cfg.Review.Resubmit(ctx, actorOf(p), d.ID, review.Resubmission{Facts: []review.DraftFact{df}, Materials: mats, Note: v.Form["note"]}); s.intakeInvalid(w, r, v, data, err, f) {
 		return
 	}
 	http.Redirect(w, r, "/console/drafts/"+d.Number+"?n=resubmitted", http.StatusSeeOther)

@@ -416,6 +416,72 @@ func TestDraftCorrectAndWithdraw(t *testing.T) {
 	})
 }
 
+// TestResubmitWithMaterials: a draft returned for a missing material goes back with it, unchanged from its page or
+// corrected in its form; an empty file is refused beside the field and the draft stays returned.
+func TestResubmitWithMaterials(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		f := newFixtureOn(t, env)
+		ctx := context.Background()
+		rv := review.New(f.st)
+		col := f.client(t)
+		col.login("console", "collector", staffPassword)
+		col.get("/console/intake/contribution")
+		number := submitted(t, col.submit("/console/intake/contribution", url.Values{"id_number": {f.ids[1]}, "period": {"202504"},
+			"type": {"pension"}, "wage": {"8000"}, "status": {"paid"}}))
+		ir := f.client(t)
+		ir.login("console", "initial_reviewer", staffPassword)
+		reject := func(reason string) {
+			t.Helper()
+			ir.get("/console/drafts/" + number)
+			if r := ir.submit("/console/drafts/"+number+"/decision", url.Values{"decision": {"reject"}, "reason": {reason}}); r.status != 200 {
+				t.Fatalf("reject: %d", r.status)
+			}
+		}
+		materials := func() []string {
+			t.Helper()
+			d, err := rv.Get(ctx, draftNumber(t, number))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, m := range d.Materials {
+				names = append(names, m.Name)
+			}
+			return names
+		}
+		reject("缺少工资表")
+		if page := col.get("/console/drafts/" + number); !strings.Contains(page.body, `id="materials"`) {
+			t.Fatal("the returned draft's page offers no way to add materials")
+		}
+		r := col.submitFiles("/console/drafts/"+number+"/resubmit", url.Values{"note": {"已补工资表"}}, map[string]map[string][]byte{"materials": {"empty.pdf": nil}})
+		if r.status != http.StatusUnprocessableEntity || !regexp.MustCompile(`id="err-materials">[^<]+`).MatchString(r.body) {
+			t.Fatalf("an empty file: %d", r.status)
+		}
+		if d, _ := rv.Get(ctx, draftNumber(t, number)); d.Status != review.StatusReturned || len(d.Materials) != 0 {
+			t.Fatalf("after the refused resubmission: %s, %d materials", d.Status, len(d.Materials))
+		}
+		r = col.submitFiles("/console/drafts/"+number+"/resubmit", url.Values{"note": {"已补工资表"}}, map[string]map[string][]byte{"materials": {"工资表.pdf": []byte("%PDF-1.4 工资表")}})
+		if r.status != 200 || !strings.Contains(r.body, `id="notice"`) {
+			t.Fatalf("resubmit with a material: %d", r.status)
+		}
+		if got := materials(); len(got) != 1 || got[0] != "工资表.pdf" {
+			t.Fatalf("materials after resubmission: %v", got)
+		}
+		reject("工资应为8200元，并附银行流水")
+		if edit := col.get("/console/drafts/" + number + "/edit"); !strings.Contains(edit.body, `id="materials"`) || !strings.Contains(edit.body, "工资表.pdf") {
+			t.Fatal("the correction form neither lists the materials nor takes more")
+		}
+		r = col.submitFiles("/console/drafts/"+number+"/edit", url.Values{"id_number": {f.ids[1]}, "period": {"202504"}, "type": {"pension"},
+			"wage": {"8200"}, "status": {"paid"}, "note": {"已更正并附流水"}}, map[string]map[string][]byte{"materials": {"银行流水.pdf": []byte("%PDF-1.4 流水")}})
+		if r.status != 200 || !strings.Contains(r.body, `id="notice"`) {
+			t.Fatalf("corrected resubmission with a material: %d", r.status)
+		}
+		if got := materials(); len(got) != 2 || got[1] != "银行流水.pdf" {
+			t.Fatalf("materials after the correction: %v", got)
+		}
+	})
+}
+
 // TestMaintenanceForm: a maintainer corrects a recorded contribution from its event number — the form is
 // filled from the event — and voids another; both pass review and show in the record and the maintenance log.
 func TestMaintenanceForm(t *testing.T) {

@@ -49,7 +49,8 @@ func init() {
 			"draft.edit_title": "更正退回件", "draft.edit_hint": "按退回原因修改后重新提交，将从第一个审核环节重新开始。",
 			"draft.edit": "修改并重新提交", "draft.returned_title": "本件已退回给您", "draft.resubmit_unchanged": "不修改，重新提交",
 			"draft.withdraw": "撤回本件", "draft.withdraw_reason": "撤回原因", "draft.withdraw_confirm": "我确认撤回本件，撤回后不能恢复。",
-			"draft.withdraw_confirm_required": "请勾选确认后再撤回。", "draft.materials_kept": "原始材料随件保留；如需补充材料，请撤回后重新受理。",
+			"draft.withdraw_confirm_required": "请勾选确认后再撤回。", "draft.materials_kept": "已上传的原始材料随件保留。",
+			"draft.materials_add": "补充材料（选填）", "draft.materials_add_hint": "退回时要求补充的材料在此上传，可多选；随件重新提交审核。",
 			"draft.supersedes": "更正事件号",
 
 			"err.maker_only": "只有本件的经办人可以这样做。", "err.not_returned": "只有已退回的件可以修改。",
@@ -152,7 +153,8 @@ func init() {
 			"draft.edit_title": "Correct a returned draft", "draft.edit_hint": "Correct it as the reason says and resubmit: review starts again at the first stage.",
 			"draft.edit": "Correct and resubmit", "draft.returned_title": "This draft was returned to you", "draft.resubmit_unchanged": "Resubmit unchanged",
 			"draft.withdraw": "Withdraw this draft", "draft.withdraw_reason": "Reason for withdrawing", "draft.withdraw_confirm": "I confirm the withdrawal; it cannot be undone.",
-			"draft.withdraw_confirm_required": "Tick the confirmation first.", "draft.materials_kept": "The original materials stay with the draft; to add materials, withdraw it and take it in again.",
+			"draft.withdraw_confirm_required": "Tick the confirmation first.", "draft.materials_kept": "The materials uploaded stay with the draft.",
+			"draft.materials_add": "Add materials (optional)", "draft.materials_add_hint": "Upload what the reviewer asked for; several files may be chosen. They go back to review with the draft.",
 			"draft.supersedes": "Corrects event",
 
 			"err.maker_only": "Only the draft's maker can do that.", "err.not_returned": "Only a returned draft can be corrected.",
