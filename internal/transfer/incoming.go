@@ -217,6 +217,8 @@ func (s *Service) plan(ctx context.Context, p *Package, now time.Time) (*inPlan,
 	key, err := s.st.FindPerson(ctx, id)
 	switch record.ErrorCode(err) {
 	case "":
+		// A person's key is the keyed hash of the number registered first; a corrected ID number keeps it.
+		pl.person = key
 		view, err := s.st.PersonRecord(ctx, key)
 		if err != nil {
 			return nil, err
@@ -315,8 +317,14 @@ func inApproved(ctx context.Context, st *store.Store, tx store.Tx, d review.Draf
 	if err != nil {
 		return err
 	}
+	// The person as recorded in this transaction: their key is not the number's keyed hash when their ID number
+	// was corrected here, or when the number was given up by someone else.
+	var person string
+	if err := tx.QueryRow(ctx, "SELECT person FROM persons WHERE id_index = $1", st.Keys().IndexID(p.IDNumber)).Scan(&person); err != nil {
+		return fmt.Errorf("transfer %s: the person transferred in is not in the record: %w", t.Number, err)
+	}
 	if _, err := tx.Exec(ctx, "UPDATE transfers SET person = $1, first_seq = $2, event_count = $3 WHERE id = $4",
-		st.Keys().IndexID(p.IDNumber), rc.First, rc.Count, t.ID); err != nil {
+		person, rc.First, rc.Count, t.ID); err != nil {
 		return err
 	}
 	if err := addHistory(ctx, tx, t.ID, now, StatusAccepted, approver, fmt.Sprintf("recorded as events %d–%d; acknowledgement queued for %s", rc.First, rc.First+rc.Count-1, p.Origin.Region)); err != nil {

@@ -512,9 +512,16 @@ func TestTransferBetweenTwoAgencies(t *testing.T) {
 		}
 
 		// 4. B, with a month already held at the destination, while the destination is down; the origin's
-		// delivery loop also restarts meanwhile.
-		dest.record(&record.PersonRegistered{PersonRef: record.PersonRef{IDNumber: b}, Name: "李四", Region: destRegion, RegisteredOn: "2024-01-01"},
-			&record.ContributionPosted{PersonRef: record.PersonRef{IDNumber: b}, Period: 202402, Status: record.StatusPaid, Type: record.Pension, Wage: 800000})
+		// delivery loop also restarts meanwhile. The destination registered B under a number public security
+		// has since corrected to B's: B's key there is not the keyed hash of B's number.
+		b0 := idNumber(14)
+		dest.record(&record.PersonRegistered{PersonRef: record.PersonRef{IDNumber: b0}, Name: "李四", Region: destRegion, RegisteredOn: "2024-01-01"},
+			&record.ContributionPosted{PersonRef: record.PersonRef{IDNumber: b0}, Period: 202402, Status: record.StatusPaid, Type: record.Pension, Wage: 800000})
+		dest.record(&record.PersonChanged{PersonRef: record.PersonRef{IDNumber: b0}, NewIDNumber: b, Reason: "公安机关更正身份号码"})
+		keyB, err := dest.st.FindPerson(ctx, b)
+		if err != nil || keyB == dest.st.Keys().IndexID(b) {
+			t.Fatalf("B at the destination: %q, %v", keyB, err)
+		}
 		beforeB := origin.person(b)
 		dest.down()
 		outB := requestTransfer(origin, b, destRegion)
@@ -543,6 +550,9 @@ func TestTransferBetweenTwoAgencies(t *testing.T) {
 		}
 		dest.approve(inB.Draft)
 		origin.waitFor(outB.Number, transfer.StatusAcknowledged)
+		if inB.Person != keyB || dest.transfer(inB.Number).Person != keyB {
+			t.Fatalf("B's transfer names person %q on arrival, %q when accepted; B is %s", inB.Person, dest.transfer(inB.Number).Person, keyB)
+		}
 		gotB := dest.person(b)
 		// The month paid in both regions counts once: the years are the origin's.
 		if monthsOf(gotB) != monthsOf(beforeB) {
