@@ -321,6 +321,42 @@ func TestMaintenanceLogExport(t *testing.T) {
 	}
 }
 
+// TestMaintenanceLogReadsAreLogged: the maintenance log shows persons' data, so its search and its export register
+// a read of each person they name (Q7) before answering.
+func TestMaintenanceLogReadsAreLogged(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		f := newFixture(t, env)
+		ctx := context.Background()
+		rv := review.New(f.st)
+		body := "11010519850307021"
+		id := body + string(record.IDCheckChar(body))
+		if _, err := f.st.Record(ctx, "test", []record.Fact{&record.PersonRegistered{PersonRef: record.PersonRef{IDNumber: id}, Name: "王维", Region: "110105", RegisteredOn: "2020-01-01"}}); err != nil {
+			t.Fatal(err)
+		}
+		d, err := rv.Submit(ctx, review.Actor{User: "maintainer", Posts: []string{"maintainer"}}, review.Submission{Kind: review.Maintenance,
+			Reason: "姓名录入错误", Method: "依户口簿更正", Facts: []review.DraftFact{{Type: record.TypePersonChanged, IDNumber: id, Data: json.RawMessage(`{"name":"王伟","reason":"更正姓名"}`)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, post := range review.Stages {
+			if d, err = rv.Act(ctx, review.Actor{User: "r-" + post, Posts: []string{review.StagePost[post]}}, d.ID, review.Approve, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		person, _ := f.st.FindPerson(ctx, id)
+		for _, path := range []string{"/api/v1/maintenance/log", "/api/v1/maintenance/log/export?format=csv"} {
+			if r := f.do(t, "GET", path, f.tokens[auth.PostSupervisor], nil); r.status != 200 || !strings.Contains(string(r.body), "姓名录入错误") {
+				t.Fatalf("%s: %d %s", path, r.status, r.body)
+			}
+			page := strings.Replace(strings.SplitN(path, "?", 2)[0], "/api/v1/", "api/", 1)
+			es, _, err := web.ListQueries(ctx, f.st.Driver(), web.QueryFilter{Person: person, Actor: "supervisor"}, 0, 10)
+			if err != nil || len(es) == 0 || es[0].Page != page {
+				t.Fatalf("after %s the query log holds %+v (%v); want a read on %s", path, es, err, page)
+			}
+		}
+	})
+}
+
 // TestChangedMaterialIsAConflict: a stored material changed behind the application's back is not served; the
 // API answers 409 with the rule, as the archive route does, not 500.
 func TestChangedMaterialIsAConflict(t *testing.T) {

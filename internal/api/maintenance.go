@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"sirec/internal/auth"
@@ -29,7 +30,23 @@ func maintenanceFilter(r *http.Request) (store.MaintenanceFilter, error) {
 	return f, nil
 }
 
-func (s *Server) maintenanceLog(w http.ResponseWriter, r *http.Request, _ *auth.Principal) {
+// logMaintenanceRead registers a read of each person the entries name (their changes show the person's data),
+// before they are served (Q7).
+func (s *Server) logMaintenanceRead(r *http.Request, p *auth.Principal, page string, entries []store.MaintenanceEntry) error {
+	seen := map[string]bool{}
+	for _, e := range entries {
+		if e.Person == "" || seen[e.Person] {
+			continue
+		}
+		seen[e.Person] = true
+		if err := s.logQuery(r, p, e.Person, page, "maintenance log entry "+strconv.FormatInt(e.Seq, 10)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Server) maintenanceLog(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
 	f, err := maintenanceFilter(r)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -45,6 +62,10 @@ func (s *Server) maintenanceLog(w http.ResponseWriter, r *http.Request, _ *auth.
 		s.writeError(w, r, err)
 		return
 	}
+	if err := s.logMaintenanceRead(r, p, "api/maintenance/log", entries); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	if entries == nil {
 		entries = []store.MaintenanceEntry{}
 	}
@@ -52,7 +73,7 @@ func (s *Server) maintenanceLog(w http.ResponseWriter, r *http.Request, _ *auth.
 }
 
 // maintenanceExport writes every entry the filters select (at most 100,000) as CSV or XLSX.
-func (s *Server) maintenanceExport(w http.ResponseWriter, r *http.Request, _ *auth.Principal) {
+func (s *Server) maintenanceExport(w http.ResponseWriter, r *http.Request, p *auth.Principal) {
 	f, err := maintenanceFilter(r)
 	if err != nil {
 		s.writeError(w, r, err)
@@ -71,6 +92,10 @@ func (s *Server) maintenanceExport(w http.ResponseWriter, r *http.Request, _ *au
 	}
 	if total > int64(len(entries)) {
 		s.writeError(w, r, record.Invalid("from", "export_size", "%d entries match; narrow the filters to at most 10,000 per export", total))
+		return
+	}
+	if err := s.logMaintenanceRead(r, p, "api/maintenance/log/export", entries); err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	w.Header().Set("Content-Type", ctype)

@@ -128,6 +128,7 @@ func (s *server) staffView(w http.ResponseWriter, r *http.Request, p *auth.Princ
 		{"/console/querylog", "nav.querylog", auditors},
 		{"/console/custody", "nav.custody", custodians},
 		{"/console/workitems", "nav.workitems", draftSeen},
+		{"/console/maintenance/log", "nav.maintlog", draftSeen},
 		{"/console/checks", "nav.checks", draftSeen},
 		{"/console/feeds", "nav.feeds", draftSeen},
 		{"/console/submissions", "nav.submissions", draftSeen},

@@ -35,6 +35,8 @@ func (s *server) maintenanceRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /console/workitems/{id}/link", s.staffForm(maintainers, s.workItemAction("link")))
 	mux.HandleFunc("POST /console/workitems/{id}/dismissal", s.staffForm(maintainers, s.workItemAction("dismissal")))
 	mux.HandleFunc("POST /console/workitems/{id}/decision", s.staffForm(reviewers, s.workItemAction("decision")))
+	mux.HandleFunc("GET /console/maintenance/log", s.staffOnly(draftSeen, s.maintLogPage))
+	mux.HandleFunc("GET /console/maintenance/log/export", s.staffOnly(draftSeen, s.maintLogExport))
 	mux.HandleFunc("GET /console/checks", s.staffOnly(draftSeen, s.checksPage))
 	mux.HandleFunc("POST /console/checks/run", s.staffForm(maintainers, s.checksRun))
 	s.archiveRoutes(mux)

@@ -5,7 +5,12 @@ package web
 func init() {
 	addMessages(map[string]map[string]string{
 		"zh": {
-			"nav.workitems": "工作事项", "nav.checks": "数据检查", "nav.archive": "档案", "nav.retention": "档案保管期限", "nav.users": "用户管理",
+			"nav.workitems": "工作事项", "nav.maintlog": "维护日志", "nav.checks": "数据检查",
+			"ml.title": "维护日志", "ml.intro": "每一次数据维护（更正、补充、作废）的时间、内容（更正前后的数据）、维护原因、处理方式、责任人和审核人（第十二条）。查看和导出涉及的人员均记入查询日志。",
+			"ml.person": "人员编号", "ml.person_hint": "人员页面上显示的人员编号。", "ml.user": "工作人员", "ml.user_hint": "责任人或审核人的用户名。",
+			"ml.type": "数据类型", "ml.total": "共计", "ml.event": "日志事件", "ml.reason_method": "原因与处理方式", "ml.responsible": "责任人",
+			"ml.reviewers": "审核人", "ml.changes": "维护内容", "ml.before": "更正前", "ml.after": "更正后", "ml.none": "没有符合条件的维护记录。",
+			"ml.export_too_big": "符合条件的维护记录超过10,000条，请缩小筛选范围后再导出。", "nav.archive": "档案", "nav.retention": "档案保管期限", "nav.users": "用户管理",
 
 			"wi.title": "工作事项", "wi.item_title": "工作事项详情",
 			"wi.intro":   "数据检查发现的问题形成工作事项。事项只能通过两种方式关闭：关联的数据维护草稿经审核审批通过；或由一人提出核销、另一名持审核岗位的工作人员批准（外部人员不得批准）。",
@@ -89,7 +94,12 @@ func init() {
 			"rule.retention_years": "保管期限为 0（永久）或 1 至 200 年。", "rule.confirm": "请勾选确认。", "rule.material_hash": "材料与 SHA-256 不符，拒绝提供。",
 		},
 		"en": {
-			"nav.workitems": "Work items", "nav.checks": "Data checks", "nav.archive": "Archive", "nav.retention": "Retention", "nav.users": "Users",
+			"nav.workitems": "Work items", "nav.maintlog": "Maintenance log", "nav.checks": "Data checks",
+			"ml.title": "Maintenance log", "ml.intro": "Every maintenance action (correction, supplement, void): when, what changed (the data before and after), why, how it was handled, who was responsible and who reviewed it (Article 12). The persons shown or exported are registered in the query log.",
+			"ml.person": "Person key", "ml.person_hint": "The person key shown on the person's page.", "ml.user": "Staff user", "ml.user_hint": "User name of the person responsible or a reviewer.",
+			"ml.type": "Type of data", "ml.total": "Total", "ml.event": "Log event", "ml.reason_method": "Reason and method", "ml.responsible": "Responsible",
+			"ml.reviewers": "Reviewers", "ml.changes": "Changes", "ml.before": "Before", "ml.after": "After", "ml.none": "No maintenance entries match.",
+			"ml.export_too_big": "More than 10,000 entries match; narrow the filters and export again.", "nav.archive": "Archive", "nav.retention": "Retention", "nav.users": "Users",
 
 			"wi.title": "Work items", "wi.item_title": "Work item",
 			"wi.intro":   "Faults found by the data checks become work items. An item is closed only when a maintenance draft that references it is approved through its review chain, or when a dismissal proposed by one person is approved by another holding a review post (never an outside helper).",
