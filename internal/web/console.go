@@ -940,6 +940,7 @@ func (s *server) personPage(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	v := s.staffView(w, r, p, "person.title")
 	d := newPersonData(pv, v.Lang, "purpose."+purpose)
 	d.Console, d.PurposeCode, d.CanCorrect = true, purpose, p.Has(auth.PostMaintainer)
+	d.MaintLog = slices.ContainsFunc(draftSeen, p.Has)
 	v.Data = d
 	s.render(w, r, http.StatusOK, "person", v)
 }

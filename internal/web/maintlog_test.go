@@ -87,6 +87,15 @@ func TestMaintenanceLogPage(t *testing.T) {
 		if r := sup.get("/console/maintenance/log/export?format=pdf"); r.status != http.StatusUnprocessableEntity {
 			t.Errorf("export as pdf: %d", r.status)
 		}
+		// The person's page links to their entries for those who may read the log, not for a query user.
+		if r := sup.get("/console/persons/" + key0 + "?purpose=supervision"); !strings.Contains(r.body, `href="/console/maintenance/log?person=`+key0+`" id="person-maintlog"`) {
+			t.Error("the person's page does not link to their maintenance log entries")
+		}
+		q := f.client(t)
+		q.login("console", "query", staffPassword)
+		if r := q.get("/console/persons/" + key0 + "?purpose=counter"); r.status != http.StatusOK || strings.Contains(r.body, `id="person-maintlog"`) {
+			t.Errorf("a query user's person page: %d, link shown: %v", r.status, strings.Contains(r.body, `id="person-maintlog"`))
+		}
 		// Posts outside the business and supervision.
 		for _, user := range []string{"sysadmin", "query"} {
 			c := f.client(t)

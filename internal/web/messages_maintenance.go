@@ -6,7 +6,7 @@ func init() {
 	addMessages(map[string]map[string]string{
 		"zh": {
 			"nav.workitems": "工作事项", "nav.maintlog": "维护日志", "nav.checks": "数据检查",
-			"ml.title": "维护日志", "ml.intro": "每一次数据维护（更正、补充、作废）的时间、内容（更正前后的数据）、维护原因、处理方式、责任人和审核人（第十二条）。查看和导出涉及的人员均记入查询日志。",
+			"person.maintlog": "查看本人的数据维护记录（维护日志）", "ml.title": "维护日志", "ml.intro": "每一次数据维护（更正、补充、作废）的时间、内容（更正前后的数据）、维护原因、处理方式、责任人和审核人（第十二条）。查看和导出涉及的人员均记入查询日志。",
 			"ml.person": "人员编号", "ml.person_hint": "人员页面上显示的人员编号。", "ml.user": "工作人员", "ml.user_hint": "责任人或审核人的用户名。",
 			"ml.type": "数据类型", "ml.total": "共计", "ml.event": "日志事件", "ml.reason_method": "原因与处理方式", "ml.responsible": "责任人",
 			"ml.reviewers": "审核人", "ml.changes": "维护内容", "ml.before": "更正前", "ml.after": "更正后", "ml.none": "没有符合条件的维护记录。",
@@ -95,7 +95,7 @@ func init() {
 		},
 		"en": {
 			"nav.workitems": "Work items", "nav.maintlog": "Maintenance log", "nav.checks": "Data checks",
-			"ml.title": "Maintenance log", "ml.intro": "Every maintenance action (correction, supplement, void): when, what changed (the data before and after), why, how it was handled, who was responsible and who reviewed it (Article 12). The persons shown or exported are registered in the query log.",
+			"person.maintlog": "This person's data maintenance (maintenance log)", "ml.title": "Maintenance log", "ml.intro": "Every maintenance action (correction, supplement, void): when, what changed (the data before and after), why, how it was handled, who was responsible and who reviewed it (Article 12). The persons shown or exported are registered in the query log.",
 			"ml.person": "Person key", "ml.person_hint": "The person key shown on the person's page.", "ml.user": "Staff user", "ml.user_hint": "User name of the person responsible or a reviewer.",
 			"ml.type": "Type of data", "ml.total": "Total", "ml.event": "Log event", "ml.reason_method": "Reason and method", "ml.responsible": "Responsible",
 			"ml.reviewers": "Reviewers", "ml.changes": "Changes", "ml.before": "Before", "ml.after": "After", "ml.none": "No maintenance entries match.",

@@ -25,6 +25,8 @@ type personData struct {
 	Console     bool
 	PurposeCode string
 	CanCorrect  bool
+	// MaintLog links staff who may read the maintenance log to the person's entries in it.
+	MaintLog bool
 }
 
 // yearRow sums one year of one insurance type's contributions.
