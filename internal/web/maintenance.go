@@ -177,6 +177,33 @@ type workItemData struct {
 	CanLink     bool
 	CanPropose  bool
 	CanDecide   bool
+	// Start is the maintenance form that deals with the item — the event it names, or the kind of fact its
+	// difference calls for — for a maintainer to open; "" when the item names neither.
+	Start string
+}
+
+// itemFacts is the kind of fact a maintenance draft records to deal with each kind of work item that names no
+// event of its own.
+var itemFacts = map[string]string{
+	"missing_months": record.TypeContributionPosted, "contribution_missing_in_record": record.TypeContributionPosted,
+	"contribution_not_paid_in_record": record.TypeContributionPosted, "amount_differs": record.TypeContributionPosted,
+	"death_not_recorded": record.TypePersonChanged, "death_date_differs": record.TypePersonChanged,
+	"id_change_not_recorded": record.TypePersonChanged, "name_differs": record.TypePersonChanged,
+	"employer_status_conflict": record.TypeEmployerChanged, "employer_name_differs": record.TypeEmployerChanged,
+	"enrolment_missing": record.TypeEnrolmentStarted, "enrolment_not_stopped": record.TypeEnrolmentStopped,
+	"enrolment_open_after_deregistration": record.TypeEnrolmentStopped,
+}
+
+// maintenanceStart is the maintenance form for an item: correcting the event it names, or recording the kind
+// of fact it calls for. No ID number goes into the link: the maintainer types it, as the item shows it masked.
+func maintenanceStart(it workitem.Item) string {
+	if it.Seq > 0 {
+		return "/console/intake/maintenance?supersedes=" + strconv.FormatInt(it.Seq, 10)
+	}
+	if t, ok := itemFacts[it.Kind]; ok {
+		return "/console/intake/maintenance?fact_type=" + t
+	}
+	return ""
 }
 
 func (s *server) pathItem(w http.ResponseWriter, r *http.Request) (int64, bool) {
@@ -224,6 +251,9 @@ func (s *server) showItem(w http.ResponseWriter, r *http.Request, p *auth.Princi
 	open := it.Status == workitem.StatusOpen
 	d.CanAssign = it.Status != workitem.StatusClosed && p.Has(auth.PostMaintainer) && !p.External
 	d.CanLink = open && p.Has(auth.PostMaintainer)
+	if d.CanLink {
+		d.Start = maintenanceStart(it)
+	}
 	d.CanPropose = open && p.Has(auth.PostMaintainer)
 	d.CanDecide = it.Status == workitem.StatusDismissalProposed && !p.External && it.Proposal != nil && it.Proposal.ProposedBy != p.Username &&
 		slices.ContainsFunc(reviewers, p.Has)

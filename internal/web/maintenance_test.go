@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"html"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -80,6 +81,16 @@ func TestWorkItemPages(t *testing.T) {
 			t.Fatalf("export: %d %q", r.status, r.body)
 		}
 
+		// The maintainer is offered the form the item calls for: a missing month is a contribution to record.
+		r = m.get(item)
+		start := regexp.MustCompile(`href="([^"]+)" id="start-maintenance"`).FindStringSubmatch(r.body)
+		if start == nil || html.UnescapeString(start[1]) != "/console/intake/maintenance?fact_type="+record.TypeContributionPosted {
+			t.Fatalf("start link: %v", start)
+		}
+		if r := m.get(html.UnescapeString(start[1])); r.status != 200 || !strings.Contains(r.body, `id="period"`) {
+			t.Fatalf("the form the item calls for: %d", r.status)
+		}
+
 		// Propose a dismissal; the proposer cannot decide it (the form is not even offered to a maintainer).
 		m.get(item)
 		if r := m.submit(item+"/dismissal", url.Values{"grounds": {workitem.GroundsNotAFault}, "reason": {""}}); r.status != http.StatusUnprocessableEntity {
@@ -95,7 +106,7 @@ func TestWorkItemPages(t *testing.T) {
 		// A reviewer decides: approval needs the confirmation box.
 		a := f.client(t)
 		a.login("console", "approver", staffPassword)
-		if r := a.get(item); !strings.Contains(r.body, `id="approve-dismissal"`) {
+		if r := a.get(item); !strings.Contains(r.body, `id="approve-dismissal"`) || strings.Contains(r.body, `id="start-maintenance"`) {
 			t.Fatalf("the approver is not offered the decision:\n%s", r.body)
 		}
 		if r := a.submit(item+"/decision", url.Values{"decision": {"approve"}}); r.status != http.StatusUnprocessableEntity {
