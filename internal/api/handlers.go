@@ -227,9 +227,10 @@ func (s *Server) draft(w http.ResponseWriter, r *http.Request, p *auth.Principal
 			continue
 		}
 		seen[f.IDNumber] = true
-		person, err := s.Store.FindPerson(r.Context(), f.IDNumber)
+		person, _, err := s.Store.PersonKeyOf(r.Context(), f.IDNumber) // not registered yet: the key a registration would give
 		if err != nil {
-			person = s.Store.Keys().IndexID(f.IDNumber) // not registered yet: the key a registration will give
+			s.writeError(w, r, err)
+			return
 		}
 		if err := s.logQuery(r, p, person, "api/drafts", "draft facts "+d.Number); err != nil {
 			s.writeError(w, r, err)

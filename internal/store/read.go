@@ -161,6 +161,28 @@ func (s *Store) FindPerson(ctx context.Context, idNumber string) (string, error)
 	return p, err
 }
 
+// PersonKeyOf returns the key of the person with a citizen ID number: the registered person's, or — for a number
+// nobody is registered under — the key a registration of it would be given now (what a view of a draft that
+// registers the person is logged under, Q7).
+func (s *Store) PersonKeyOf(ctx context.Context, idNumber string) (key string, registered bool, err error) {
+	tx, err := s.d.Begin(ctx, false)
+	if err != nil {
+		return "", false, err
+	}
+	defer tx.Rollback(ctx)
+	idx := s.keys.IndexID(idNumber)
+	err = tx.QueryRow(ctx, "SELECT person FROM persons WHERE id_index = $1", idx).Scan(&key)
+	if err == nil || !errors.Is(err, ErrNoRows) {
+		return key, err == nil, err
+	}
+	taken := map[string]string{}
+	if err := s.lookupPersons(ctx, tx, "person", []string{idx}, taken); err != nil {
+		return "", false, err
+	}
+	key, err = s.personKey(ctx, tx, idNumber, idx, taken)
+	return key, false, err
+}
+
 // PersonRecord reads one person's whole record in one consistent snapshot.
 func (s *Store) PersonRecord(ctx context.Context, person string) (*PersonView, error) {
 	tx, err := s.d.Begin(ctx, false)

@@ -656,12 +656,23 @@ func TestIDNumberCorrection(t *testing.T) {
 		if v.Birth != "1990-08-15" || v.Sex != record.SexFromID(corrected) || v.IDMasked != record.MaskID(corrected) {
 			t.Fatalf("after the correction: birth %s, sex %s, %s", v.Birth, v.Sex, v.IDMasked)
 		}
-		// The number given up is registered by another person: a key of their own, both records intact.
+		// The number given up is registered by another person: a key of their own, both records intact. Before
+		// the registration, the key it will be given is known (a view of its draft is logged under it).
+		if k, ok, err := s.PersonKeyOf(ctx, corrected); err != nil || !ok || k != person {
+			t.Fatalf("PersonKeyOf the corrected number: %q %v %v", k, ok, err)
+		}
+		future, registered, err := s.PersonKeyOf(ctx, old)
+		if err != nil || registered || future == person || future == env.Keys.IndexID(old) {
+			t.Fatalf("PersonKeyOf the given-up number: %q %v %v (the corrected person is %s)", future, registered, err, person)
+		}
+		if k, ok, _ := s.PersonKeyOf(ctx, idNumber(23)); ok || k != env.Keys.IndexID(idNumber(23)) {
+			t.Fatalf("PersonKeyOf a number never registered: %q %v", k, ok)
+		}
 		if _, err := s.Record(ctx, "setup", []record.Fact{&record.PersonRegistered{PersonRef: ref(old), Name: "赵新", Region: "110105", RegisteredOn: "2020-01-01"}}); err != nil {
 			t.Fatal(err)
 		}
 		newcomer, err := s.FindPerson(ctx, old)
-		if err != nil || newcomer == person {
+		if err != nil || newcomer == person || newcomer != future {
 			t.Fatalf("the newcomer is %q (%v); the corrected person is %s", newcomer, err, person)
 		}
 		if v, _ := s.PersonRecord(ctx, newcomer); v.Name != "赵新" {

@@ -348,9 +348,9 @@ func (s *server) logDraftView(ctx context.Context, p *auth.Principal, d review.D
 			continue
 		}
 		logged[f.IDNumber] = true
-		person, err := s.cfg.Store.FindPerson(ctx, f.IDNumber)
+		person, _, err := s.cfg.Store.PersonKeyOf(ctx, f.IDNumber) // not registered yet: the key a registration would give
 		if err != nil {
-			person = s.cfg.Store.Keys().IndexID(f.IDNumber) // not registered yet: the key a registration will give
+			return err
 		}
 		if err := AppendQuery(ctx, s.cfg.Store.Driver(), QueryEntry{At: s.cfg.Now(), ActorKind: ActorStaff, Actor: p.Username,
 			Person: person, Page: page, Fields: "draft facts " + d.Number, Purpose: "review"}); err != nil {

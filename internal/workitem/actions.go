@@ -157,12 +157,9 @@ func (s *Service) draftPersons(ctx context.Context, d review.Draft) ([]string, e
 			}
 		}
 		if f.IDNumber != "" {
-			p, err := s.st.FindPerson(ctx, f.IDNumber)
+			p, _, err := s.st.PersonKeyOf(ctx, f.IDNumber)
 			if err != nil {
-				if record.ErrorCode(err) != record.ENotFound {
-					return nil, err
-				}
-				p = s.st.Keys().IndexID(f.IDNumber)
+				return nil, err
 			}
 			out = append(out, p)
 		}
