@@ -27,20 +27,9 @@ func archiveFilter(r *http.Request) (archive.Filter, error) {
 		}
 		f.Draft = id
 	}
-	for _, d := range []struct {
-		name string
-		into *time.Time
-		add  int
-	}{{"from", &f.From, 0}, {"to", &f.To, 1}} {
-		if v := q.Get(d.name); v != "" {
-			t, err := time.Parse("2006-01-02", v)
-			if err != nil {
-				return f, record.Invalid(d.name, "date_format", "%q is not a date written YYYY-MM-DD", v)
-			}
-			*d.into = t.AddDate(0, 0, d.add) // "to" includes its whole day
-		}
-	}
-	return f, nil
+	var err error
+	f.From, f.To, err = record.DayRange(q.Get("from"), q.Get("to"), time.UTC)
+	return f, err
 }
 
 func (s *Server) archiveList(w http.ResponseWriter, r *http.Request, p *auth.Principal) {

@@ -14,20 +14,9 @@ import (
 func maintenanceFilter(r *http.Request) (store.MaintenanceFilter, error) {
 	q := r.URL.Query()
 	f := store.MaintenanceFilter{Person: q.Get("person"), User: q.Get("user"), Type: q.Get("type")}
-	for _, d := range []struct {
-		name string
-		into *time.Time
-		add  int
-	}{{"from", &f.From, 0}, {"to", &f.To, 1}} {
-		if v := q.Get(d.name); v != "" {
-			t, err := time.Parse("2006-01-02", v)
-			if err != nil {
-				return f, record.Invalid(d.name, "date_format", "%q is not a date written YYYY-MM-DD", v)
-			}
-			*d.into = t.AddDate(0, 0, d.add) // "to" includes its whole day
-		}
-	}
-	return f, nil
+	var err error
+	f.From, f.To, err = record.DayRange(q.Get("from"), q.Get("to"), time.UTC)
+	return f, err
 }
 
 // logMaintenanceRead registers a read of each person the entries name (their changes show the person's data),

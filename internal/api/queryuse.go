@@ -665,18 +665,9 @@ func (s *Server) applicationExport(w http.ResponseWriter, r *http.Request, p *au
 func queryLogFilter(r *http.Request) (querylog.Filter, error) {
 	q := r.URL.Query()
 	f := querylog.Filter{Person: q.Get("person"), Actor: q.Get("actor"), ActorKind: q.Get("actor_kind"), Purpose: q.Get("purpose"), Application: q.Get("application")}
-	for _, d := range []struct {
-		name string
-		into *time.Time
-		add  int
-	}{{"from", &f.From, 0}, {"to", &f.To, 1}} {
-		if v := q.Get(d.name); v != "" {
-			t, err := time.Parse("2006-01-02", v)
-			if err != nil {
-				return f, record.Invalid(d.name, "date_format", "%q is not a date written YYYY-MM-DD", v)
-			}
-			*d.into = t.AddDate(0, 0, d.add)
-		}
+	var err error
+	if f.From, f.To, err = record.DayRange(q.Get("from"), q.Get("to"), time.UTC); err != nil {
+		return f, err
 	}
 	if f.ActorKind != "" && !slices.Contains(querylog.ActorKinds, f.ActorKind) {
 		return f, record.Invalid("actor_kind", "actor_kind", "actor_kind must be one of %s", strings.Join(querylog.ActorKinds, ", "))

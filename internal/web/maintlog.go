@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -60,23 +61,10 @@ func maintLogFilterOf(r *http.Request, loc *time.Location) (store.MaintenanceFil
 	if f.Type != "" && !slices.Contains(review.Kinds[review.Maintenance].Types, f.Type) {
 		errs.Append("", record.Invalid("type", "maintenance_type", "%q is not a type of data maintenance changes", f.Type))
 	}
-	for _, d := range []struct {
-		name string
-		into *time.Time
-		add  int
-	}{{"from", &f.From, 0}, {"to", &f.To, 1}} {
-		if form[d.name] == "" {
-			continue
-		}
-		t, err := time.ParseInLocation("2006-01-02", form[d.name], loc)
-		if err != nil {
-			errs.Append("", record.Invalid(d.name, "date_format", "%q is not a date written YYYY-MM-DD", form[d.name]))
-			continue
-		}
-		*d.into = t.AddDate(0, 0, d.add) // "to" includes its whole day
-	}
-	if !f.From.IsZero() && !f.To.IsZero() && !f.To.After(f.From) {
-		errs.Append("", record.Invalid("to", "date_order", "the end date is before the start date"))
+	var dates record.Errors
+	var err error
+	if f.From, f.To, err = record.DayRange(form["from"], form["to"], loc); errors.As(err, &dates) {
+		errs = append(errs, dates...)
 	}
 	return f, form, errs.Err()
 }

@@ -987,23 +987,9 @@ func queryLogFilterOf(r *http.Request, loc *time.Location) (querylog.Filter, map
 		form[k] = strings.TrimSpace(q.Get(k))
 	}
 	f := querylog.Filter{Person: form["person"], Actor: form["actor"], ActorKind: form["actor_kind"], Purpose: form["purpose"], Application: form["application"]}
-	var errs record.Errors
-	for _, d := range []struct {
-		name string
-		into *time.Time
-		add  int
-	}{{"from", &f.From, 0}, {"to", &f.To, 1}} {
-		if form[d.name] == "" {
-			continue
-		}
-		t, err := time.ParseInLocation("2006-01-02", form[d.name], loc)
-		if err != nil {
-			errs.Append("", record.Invalid(d.name, "date_format", "%q is not a date written YYYY-MM-DD", form[d.name]))
-			continue
-		}
-		*d.into = t.AddDate(0, 0, d.add)
-	}
-	return f, form, errs.Err()
+	var err error
+	f.From, f.To, err = record.DayRange(form["from"], form["to"], loc)
+	return f, form, err
 }
 
 // queryLogSearch is the supervisor's query log page: search, paging, export, and whether the log verifies.
