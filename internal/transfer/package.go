@@ -492,14 +492,19 @@ func declare(region, key string, period record.Period, out OutEvents, ruleSeqs [
 		}
 		switch x := fact.(type) {
 		case *record.PersonRegistered:
-			if registered || x.IDIndex != key {
-				return nil, fmt.Errorf("event %d registers the person twice or under another key", e.Seq)
+			// The key is the keyed hash of the number first registered, or one derived from it when a person
+			// who gave that number up holds it; the envelope's person (checked above) is the key either way.
+			if registered {
+				return nil, fmt.Errorf("event %d registers the person twice", e.Seq)
 			}
 			registered = true
 			rec.Person = Person{Birth: x.Birth, Key: key, Name: x.Name, Region: x.Region, RegisteredOn: x.RegisteredOn, Sex: x.Sex}
 		case *record.PersonChanged:
 			if x.Name != "" {
 				rec.Person.Name = x.Name
+			}
+			if x.Birth != "" { // a corrected ID number's date of birth and sex
+				rec.Person.Birth, rec.Person.Sex = x.Birth, x.Sex
 			}
 		case *record.EnrolmentStarted:
 			rec.Enrolments = append(rec.Enrolments, Enrolment{Employer: x.Employer, From: x.From, Seq: e.Seq, Type: x.Type})

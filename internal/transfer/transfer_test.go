@@ -369,7 +369,14 @@ func TestTransferBetweenTwoAgencies(t *testing.T) {
 		a, b, c := idNumber(11), idNumber(12), idNumber(13)
 		history(origin, a, 2016)
 		history(origin, b, 2023)
+		// C registers at the origin under a number another person held until public security corrected theirs:
+		// C's key there is derived, not the number's keyed hash.
+		origin.record(&record.PersonRegistered{PersonRef: record.PersonRef{IDNumber: c}, Name: "王前", Region: originRegion, RegisteredOn: "2010-01-01"})
+		origin.record(&record.PersonChanged{PersonRef: record.PersonRef{IDNumber: c}, NewIDNumber: idNumber(15), Reason: "公安机关更正身份号码"})
 		history(origin, c, 2024)
+		if keyC, err := origin.st.FindPerson(ctx, c); err != nil || keyC == origin.st.Keys().IndexID(c) {
+			t.Fatalf("C at the origin: %q, %v", keyC, err)
+		}
 
 		// A request is refused with the field and rule when the destination is unknown or the person is not
 		// registered.
