@@ -180,7 +180,10 @@ func (p *projector) apply(ctx context.Context, e *journal.Event, fact record.Fac
 		}
 		args = append(args, e.Person)
 		q += fmt.Sprintf(" WHERE person = $%d", len(args))
-		return p.mustChange(ctx, e, q, args...)
+		if err := p.mustChange(ctx, e, q, args...); err != nil {
+			return err
+		}
+		return p.insert(ctx, "person_changes", colsPersonChanges, personChangeRow(e, f)...)
 	case record.TypeEmployerRegistered:
 		f, err := decode[record.EmployerRegistered](e, fact)
 		if err != nil {

@@ -31,6 +31,8 @@ type PersonView struct {
 	Deemed        []DeemedView       `json:"deemed_periods"`
 	Transfers     []TransferView     `json:"account_transfers"`
 	Others        []OtherView        `json:"others"`
+	// Changes are the registration's changes, oldest first (登记信息变更记录).
+	Changes []PersonChangeView `json:"registration_changes"`
 	// Transfers of the record between regions (R10), and the contribution months transfers in brought.
 	RecordTransfers   []RecordTransferView   `json:"record_transfers"`
 	TransferredMonths []TransferredMonthView `json:"transferred_months"`
@@ -199,7 +201,7 @@ func (s *Store) PersonRecordIn(ctx context.Context, tx Tx, person string) (*Pers
 	// Empty lists, not null, in JSON: a client can always iterate.
 	v := &PersonView{Person: person, Enrolments: []EnrolmentView{}, Contributions: []ContributionView{}, Subsidies: []SubsidyView{},
 		Eligibilities: []EligibilityView{}, Benefits: []BenefitView{}, Deemed: []DeemedView{}, Transfers: []TransferView{}, Others: []OtherView{},
-		RecordTransfers: []RecordTransferView{}, TransferredMonths: []TransferredMonthView{}}
+		RecordTransfers: []RecordTransferView{}, TransferredMonths: []TransferredMonthView{}, Changes: []PersonChangeView{}}
 	classes := map[string]int{}
 	type q struct {
 		sql  string
@@ -286,6 +288,8 @@ func (s *Store) PersonRecordIn(ctx context.Context, tx Tx, person string) (*Pers
 		batch = append(batch, BatchQuery{SQL: qq.sql, Args: []any{person}, Row: qq.scan})
 	}
 	batch = append(batch, transferQueries(v)...)
+	corrected := map[int][]byte{}
+	batch = append(batch, changeQueries(v, corrected)...)
 	if err := QueryBatch(ctx, tx, batch); err != nil {
 		return nil, err
 	}
@@ -297,6 +301,13 @@ func (s *Store) PersonRecordIn(ctx context.Context, tx Tx, person string) (*Pers
 		return nil, err
 	}
 	v.IDMasked = record.MaskID(id)
+	for i, b := range corrected {
+		id, err := s.keys.OpenID(b)
+		if err != nil {
+			return nil, err
+		}
+		v.Changes[i].IDMasked = record.MaskID(id)
+	}
 	d, err := s.derive(v, classes)
 	if err != nil {
 		return nil, err

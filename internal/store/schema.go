@@ -16,6 +16,16 @@ var SchemaVersion int
 // addMigration, so that a capability's schema lives beside its code.
 var laterMigrations = map[int]string{}
 
+// migrationFuncs are what a step does besides its DDL, in the same transaction: filling a new projection from
+// the journal, so that an upgraded database agrees with a replay.
+var migrationFuncs = map[int]func(context.Context, Tx) error{}
+
+// addMigrationFunc registers what step v does after its DDL. Call it only from a package-level var initialiser.
+func addMigrationFunc(v int, fn func(context.Context, Tx) error) bool {
+	migrationFuncs[v] = fn
+	return true
+}
+
 // addMigration registers schema step v. Call it only from a package-level var initialiser.
 func addMigration(v int, ddl string) bool {
 	if _, dup := laterMigrations[v]; dup || v <= len(migrations) {
@@ -431,6 +441,11 @@ func Migrate(ctx context.Context, d Driver, now time.Time) ([]int, error) {
 				continue
 			}
 			if _, err := tx.Exec(ctx, stmt); err != nil {
+				return nil, fmt.Errorf("schema migration %d: %w", v, err)
+			}
+		}
+		if fn := migrationFuncs[v]; fn != nil {
+			if err := fn(ctx, tx); err != nil {
 				return nil, fmt.Errorf("schema migration %d: %w", v, err)
 			}
 		}

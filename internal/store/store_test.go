@@ -656,6 +656,11 @@ func TestIDNumberCorrection(t *testing.T) {
 		if v.Birth != "1990-08-15" || v.Sex != record.SexFromID(corrected) || v.IDMasked != record.MaskID(corrected) {
 			t.Fatalf("after the correction: birth %s, sex %s, %s", v.Birth, v.Sex, v.IDMasked)
 		}
+		// The registration's history shows the correction, masked, with what it gives.
+		if len(v.Changes) != 1 || v.Changes[0].IDMasked != record.MaskID(corrected) || v.Changes[0].Birth != "1990-08-15" ||
+			v.Changes[0].Reason != "公安机关更正身份号码" || v.Changes[0].Name != "" {
+			t.Fatalf("registration changes: %+v", v.Changes)
+		}
 		// The number given up is registered by another person: a key of their own, both records intact. Before
 		// the registration, the key it will be given is known (a view of its draft is logged under it).
 		if k, ok, err := s.PersonKeyOf(ctx, corrected); err != nil || !ok || k != person {
@@ -682,5 +687,39 @@ func TestIDNumberCorrection(t *testing.T) {
 			t.Fatalf("corrected person's record: %+v", v)
 		}
 		mustVerify(t, env)
+	})
+}
+
+// TestPersonChangesFilledOnUpgrade: a database upgraded to the step that adds the registration history
+// (person_changes) has it filled from its journal in the migration, so verify agrees at once.
+func TestPersonChangesFilledOnUpgrade(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		ctx := context.Background()
+		s := env.Store()
+		id := idNumber(31)
+		if _, err := s.Record(ctx, "setup", []record.Fact{
+			&record.PersonRegistered{PersonRef: ref(id), Name: "旧名", Region: "110105", RegisteredOn: "2015-01-01"},
+			&record.PersonChanged{PersonRef: ref(id), Name: "新名", Reason: "户口簿更正"},
+			&record.PersonChanged{PersonRef: ref(id), Phone: "13800000000", Status: "deceased", DeathDate: "2024-02-03", Reason: "死亡"},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		// The database as it was before the step.
+		env.Raw("DROP TABLE person_changes")
+		env.Raw("DELETE FROM schema_migrations WHERE version = 12")
+		applied, err := store.Migrate(ctx, env.Driver(), time.Now())
+		if err != nil || fmt.Sprint(applied) != "[12]" {
+			t.Fatalf("upgrade: %v %v", applied, err)
+		}
+		mustVerify(t, env)
+		p, _ := s.FindPerson(ctx, id)
+		v, err := s.PersonRecord(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(v.Changes) != 2 || v.Changes[0].Name != "新名" || v.Changes[0].Reason != "户口簿更正" || !v.Changes[1].PhoneChanged ||
+			v.Changes[1].Status != "deceased" || v.Changes[1].DeathDate != "2024-02-03" || v.Changes[1].Seq <= v.Changes[0].Seq {
+			t.Fatalf("registration changes after the upgrade: %+v", v.Changes)
+		}
 	})
 }

@@ -592,6 +592,16 @@ func TestIDNumberCorrectionForm(t *testing.T) {
 		if v, err := f.st.PersonRecord(ctx, key); err != nil || v.Birth != "1990-08-15" {
 			t.Errorf("birth after the correction: %+v, %v", v, err)
 		}
+		// The person's page, at the console and on the person's own portal, shows the correction masked.
+		changes := regexp.MustCompile(`(?s)id="registration-changes".*` + regexp.QuoteMeta(record.MaskID(corrected)) + `.*公安机关更正身份号码`)
+		if r := m.get("/console/persons/" + key + "?purpose=business"); !changes.MatchString(r.body) || strings.Contains(r.body, corrected) {
+			t.Error("the console's person page does not show the correction, masked")
+		}
+		pp := f.client(t)
+		pp.login("portal", web.DemoPersonAccount, portalPassword)
+		if r := pp.get("/portal/persons/" + key); r.status != http.StatusOK || !changes.MatchString(r.body) || strings.Contains(r.body, corrected) {
+			t.Errorf("the person's own page: %d", r.status)
+		}
 	})
 }
 

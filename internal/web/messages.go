@@ -57,7 +57,8 @@ var messages = map[string]map[string]string{
 		"search.purpose_required": "请选择查询目的。", "search.not_found": "没有找到该身份号码的参保人员。",
 
 		"person.title": "个人权益记录", "person.logged": "本次查看已记入查询日志，目的：",
-		"person.registration": "参保登记信息", "person.enrolments": "参保关系", "person.from": "起始", "person.to": "终止",
+		"person.registration": "参保登记信息", "person.enrolments": "参保关系",
+		"person.changes": "登记信息变更记录", "person.change_at": "变更时间", "person.change_what": "变更后", "person.phone_changed": "联系电话已变更", "person.from": "起始", "person.to": "终止",
 		"person.flexible": "灵活就业", "person.none": "无。", "person.contributions": "缴费记录（按年度、险种汇总）",
 		"person.year": "年度", "person.months": "月数", "person.arrears": "欠缴月数", "person.base": "缴费基数合计",
 		"person.employer_amt": "单位缴费", "person.individual_amt": "个人缴费", "person.credit": "记入个人账户",
@@ -188,7 +189,8 @@ var messages = map[string]map[string]string{
 		"search.purpose_required": "Choose the purpose of the query.", "search.not_found": "No registered person has this ID number.",
 
 		"person.title": "Rights record", "person.logged": "This view is logged in the query log; purpose:",
-		"person.registration": "Registration", "person.enrolments": "Enrolments", "person.from": "From", "person.to": "To",
+		"person.registration": "Registration", "person.enrolments": "Enrolments",
+		"person.changes": "Changes to the registration", "person.change_at": "When", "person.change_what": "Changed to", "person.phone_changed": "Phone number changed", "person.from": "From", "person.to": "To",
 		"person.flexible": "Flexible employment", "person.none": "None.", "person.contributions": "Contributions by year and insurance type",
 		"person.year": "Year", "person.months": "Months", "person.arrears": "Months in arrears", "person.base": "Base total",
 		"person.employer_amt": "Employer share", "person.individual_amt": "Individual share", "person.credit": "Account credit",
