@@ -558,38 +558,7 @@ func (r *Restorer) Rollback(ctx context.Context) { r.tx.Rollback(ctx) }
 
 // rebuildIn empties the projections and replays the journal through a fresh rules engine into them, in tx.
 func rebuildIn(ctx context.Context, tx Tx, progress Progress) error {
-	for _, t := range ProjectionTables {
-		if _, err := tx.Exec(ctx, "DELETE FROM "+t.Name); err != nil {
-			return err
-		}
-	}
-	proj := newProjector(tx, DefaultRules())
-	var total int64
-	if err := tx.QueryRow(ctx, "SELECT COUNT(*) FROM journal_events").Scan(&total); err != nil {
-		return err
-	}
-	var seq int64
-	for {
-		batch, err := readEvents(ctx, tx, seq, verifyChunk)
-		if err != nil {
-			return err
-		}
-		for i := range batch {
-			if err := proj.apply(ctx, &batch[i], nil); err != nil {
-				return fmt.Errorf("event %d: %w", batch[i].Seq, err)
-			}
-		}
-		if err := proj.flush(ctx); err != nil {
-			return err
-		}
-		seq += int64(len(batch))
-		if progress != nil {
-			progress(seq, total)
-		}
-		if len(batch) < verifyChunk {
-			return nil
-		}
-	}
+	return replayInto(ctx, tx, DefaultRules(), progress)
 }
 
 // KnownStep reports whether this binary knows schema step v.

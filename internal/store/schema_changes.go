@@ -58,30 +58,17 @@ func personChangeRow(e *journal.Event, f *record.PersonChanged) []any {
 // backfillPersonChanges fills person_changes from the journal's person.changed events, in tx.
 func backfillPersonChanges(ctx context.Context, tx Tx) error {
 	q := "INSERT INTO person_changes (" + strings.Join(colsPersonChanges, ", ") + ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-	var seq int64
-	for {
-		batch, err := readEvents(ctx, tx, seq, verifyChunk)
-		if err != nil {
-			return err
-		}
-		for i := range batch {
-			e := &batch[i]
-			if e.Type != record.TypePersonChanged {
-				continue
-			}
-			var f record.PersonChanged
-			if err := json.Unmarshal(e.Data, &f); err != nil {
-				return fmt.Errorf("event %d (%s): data does not decode: %w", e.Seq, e.Type, err)
-			}
-			if _, err := tx.Exec(ctx, q, personChangeRow(e, &f)...); err != nil {
-				return err
-			}
-		}
-		if len(batch) < verifyChunk {
+	return eachEvent(ctx, tx, func(e *journal.Event) error {
+		if e.Type != record.TypePersonChanged {
 			return nil
 		}
-		seq = batch[len(batch)-1].Seq + 1
-	}
+		var f record.PersonChanged
+		if err := json.Unmarshal(e.Data, &f); err != nil {
+			return fmt.Errorf("event %d (%s): data does not decode: %w", e.Seq, e.Type, err)
+		}
+		_, err := tx.Exec(ctx, q, personChangeRow(e, &f)...)
+		return err
+	}, nil)
 }
 
 // PersonChangeView is one change of a person's registration, as the record shows it.

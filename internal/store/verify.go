@@ -283,17 +283,48 @@ func (s *Store) Rebuild(ctx context.Context, progress Progress) error {
 		return err
 	}
 	defer tx.Rollback(ctx)
+	rules := s.rules.Fresh()
+	if err := replayInto(ctx, tx, rules, progress); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	s.rules = rules
+	return nil
+}
+
+// replayInto empties the projections and replays the whole journal into them through rules, in tx.
+func replayInto(ctx context.Context, tx Tx, rules Rules, progress Progress) error {
 	for _, t := range ProjectionTables {
 		if _, err := tx.Exec(ctx, "DELETE FROM "+t.Name); err != nil {
 			return err
 		}
 	}
-	rules := s.rules.Fresh()
 	proj := newProjector(tx, rules)
 	var total int64
 	if err := tx.QueryRow(ctx, "SELECT COUNT(*) FROM journal_events").Scan(&total); err != nil {
 		return err
 	}
+	return eachEvent(ctx, tx, func(e *journal.Event) error {
+		if err := proj.apply(ctx, e, nil); err != nil {
+			return fmt.Errorf("event %d: %w", e.Seq, err)
+		}
+		return nil
+	}, func(done int64) error {
+		if err := proj.flush(ctx); err != nil {
+			return err
+		}
+		if progress != nil {
+			progress(done, total)
+		}
+		return nil
+	})
+}
+
+// eachEvent reads the whole journal in order, verifyChunk events at a time (bounded memory), calling fn for each
+// event and, when not nil, chunk after each chunk with how many events have been read.
+func eachEvent(ctx context.Context, tx Tx, fn func(e *journal.Event) error, chunk func(done int64) error) error {
 	var seq int64
 	for {
 		batch, err := readEvents(ctx, tx, seq, verifyChunk)
@@ -301,26 +332,20 @@ func (s *Store) Rebuild(ctx context.Context, progress Progress) error {
 			return err
 		}
 		for i := range batch {
-			if err := proj.apply(ctx, &batch[i], nil); err != nil {
+			if err := fn(&batch[i]); err != nil {
 				return err
 			}
 		}
-		if err := proj.flush(ctx); err != nil {
-			return err
-		}
 		seq += int64(len(batch))
-		if progress != nil {
-			progress(seq, total)
+		if chunk != nil {
+			if err := chunk(seq); err != nil {
+				return err
+			}
 		}
 		if len(batch) < verifyChunk {
-			break
+			return nil
 		}
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return err
-	}
-	s.rules = rules
-	return nil
 }
 
 // readEvents reads up to n events from seq on, decoded.
