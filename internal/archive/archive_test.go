@@ -170,3 +170,40 @@ func TestArchive(t *testing.T) {
 		}
 	})
 }
+
+// TestArchiveIndexesAGivenUpNumberUnderItsOwnKey: the material of a draft registering a number that a corrected
+// person gave up is filed under the key the registration will give, not under the corrected person's key.
+func TestArchiveIndexesAGivenUpNumberUnderItsOwnKey(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
+		ctx := context.Background()
+		st := env.Store()
+		rv := review.New(st)
+		ar := archive.New(st)
+		ar.Location = time.UTC
+		if _, err := st.Record(ctx, "setup", []record.Fact{&record.PersonRegistered{PersonRef: record.PersonRef{IDNumber: idNumber(5)}, Name: "王更", Region: "110105", RegisteredOn: "2015-01-01"}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Record(ctx, "setup", []record.Fact{&record.PersonChanged{PersonRef: record.PersonRef{IDNumber: idNumber(5)}, NewIDNumber: idNumber(6), Reason: "公安机关更正身份号码"}}); err != nil {
+			t.Fatal(err)
+		}
+		corrected, _ := st.FindPerson(ctx, idNumber(6))
+		sha, err := rv.AddMaterial(ctx, []byte("%PDF 新登记人员身份证"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := rv.Submit(ctx, collector, review.Submission{Kind: "person_registration", Materials: []review.Material{{SHA256: sha, Name: "身份证.pdf", ContentType: "application/pdf"}},
+			Facts: []review.DraftFact{{Type: record.TypePersonRegistered, IDNumber: idNumber(5), Data: data(map[string]string{"name": "赵新", "region": "110105", "registered_on": "2024-03-01"})}}}); err != nil {
+			t.Fatal(err)
+		}
+		future, registered, err := st.PersonKeyOf(ctx, idNumber(5))
+		if err != nil || registered || future == corrected {
+			t.Fatalf("the key the registration will give: %q %v %v", future, registered, err)
+		}
+		if _, total, err := ar.List(ctx, archive.Filter{Person: corrected}, "", 0, 10); err != nil || total != 0 {
+			t.Fatalf("the corrected person's archive holds %d (%v)", total, err)
+		}
+		if got, total, err := ar.List(ctx, archive.Filter{Person: future}, "", 0, 10); err != nil || total != 1 || got[0].Name != "身份证.pdf" {
+			t.Fatalf("the newcomer's archive: %d %+v %v", total, got, err)
+		}
+	})
+}

@@ -95,7 +95,7 @@ func (s *Service) persons(ctx context.Context, d review.Draft) ([]string, error)
 			out = append(out, p)
 		}
 	}
-	idx := map[string]bool{}
+	number := map[string]string{} // keyed hash → ID number
 	var indexes []string
 	for _, f := range d.Facts {
 		if f.Supersedes != nil {
@@ -105,8 +105,8 @@ func (s *Service) persons(ctx context.Context, d review.Draft) ([]string, error)
 		}
 		if f.IDNumber != "" {
 			i := s.st.Keys().IndexID(f.IDNumber)
-			if !idx[i] {
-				idx[i] = true
+			if _, dup := number[i]; !dup {
+				number[i] = f.IDNumber
 				indexes = append(indexes, i)
 			}
 		}
@@ -142,12 +142,15 @@ func (s *Service) persons(ctx context.Context, d review.Draft) ([]string, error)
 			return nil, err
 		}
 	}
+	tx.Rollback(ctx)
 	for _, i := range indexes {
-		if p, ok := found[i]; ok {
-			addP(p)
-		} else {
-			addP(i) // not registered yet: a registration gives the person this key
+		p, ok := found[i]
+		if !ok { // not registered yet: the key a registration would give
+			if p, _, err = s.st.PersonKeyOf(ctx, number[i]); err != nil {
+				return nil, err
+			}
 		}
+		addP(p)
 	}
 	return out, nil
 }
