@@ -13,6 +13,7 @@ import (
 	"sirec/internal/auth"
 	"sirec/internal/record"
 	"sirec/internal/review"
+	"sirec/internal/store"
 	"sirec/internal/store/storetest"
 )
 
@@ -34,13 +35,18 @@ func data(v any) json.RawMessage {
 	return b
 }
 
+// setup is a store with the review and archive services over it, the archive on UTC days.
+func setup(env *storetest.Env) (*store.Store, *review.Service, *archive.Service) {
+	st := env.Store()
+	ar := archive.New(st)
+	ar.Location = time.UTC
+	return st, review.New(st), ar
+}
+
 func TestArchive(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
 		ctx := context.Background()
-		st := env.Store()
-		rv := review.New(st)
-		ar := archive.New(st)
-		ar.Location = time.UTC
+		st, rv, ar := setup(env)
 		cfg := auth.DefaultConfig()
 		cfg.Argon2 = auth.Argon2Params{Memory: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
 		cfg.Location = time.UTC
@@ -176,10 +182,7 @@ func TestArchive(t *testing.T) {
 func TestArchiveIndexesAGivenUpNumberUnderItsOwnKey(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, env *storetest.Env) {
 		ctx := context.Background()
-		st := env.Store()
-		rv := review.New(st)
-		ar := archive.New(st)
-		ar.Location = time.UTC
+		st, rv, ar := setup(env)
 		if _, err := st.Record(ctx, "setup", []record.Fact{&record.PersonRegistered{PersonRef: record.PersonRef{IDNumber: idNumber(5)}, Name: "王更", Region: "110105", RegisteredOn: "2015-01-01"}}); err != nil {
 			t.Fatal(err)
 		}
