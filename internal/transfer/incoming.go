@@ -211,14 +211,15 @@ type inPlan struct {
 func (s *Service) plan(ctx context.Context, p *Package, now time.Time) (*inPlan, error) {
 	rec := &p.Record
 	id := p.IDNumber
-	pl := &inPlan{person: s.st.Keys().IndexID(id), overlap: []string{}}
+	// The person's key here, or the one their registration will be given.
+	key, registered, err := s.st.PersonKeyOf(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	pl := &inPlan{person: key, overlap: []string{}}
 	ref := record.PersonRef{IDNumber: id}
 	months := paidMonths(rec)
-	key, err := s.st.FindPerson(ctx, id)
-	switch record.ErrorCode(err) {
-	case "":
-		// A person's key is the keyed hash of the number registered first; a corrected ID number keeps it.
-		pl.person = key
+	if registered {
 		view, err := s.st.PersonRecord(ctx, key)
 		if err != nil {
 			return nil, err
@@ -245,11 +246,9 @@ func (s *Service) plan(ctx context.Context, p *Package, now time.Time) (*inPlan,
 				pl.overlap = append(pl.overlap, k)
 			}
 		}
-	case record.ENotFound:
+	} else {
 		pl.facts = append(pl.facts, &record.PersonRegistered{PersonRef: ref, Name: rec.Person.Name, Region: s.st.Region(),
 			RegisteredOn: now.In(s.cfg.Location).Format("2006-01-02")})
-	default:
-		return nil, err
 	}
 	for _, d := range rec.Deemed {
 		basis := []rune(fmt.Sprintf("转入自 %s（%s）：%s", p.Origin.Region, p.ID, d.Basis))
