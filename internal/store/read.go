@@ -283,7 +283,7 @@ func (s *Store) PersonRecordIn(ctx context.Context, tx Tx, person string) (*Pers
 		}},
 	}
 	// Every query goes in one batch: one round trip on PostgreSQL instead of one per table.
-	batch := make([]BatchQuery, 0, len(queries)+2)
+	batch := make([]BatchQuery, 0, len(queries)+3)
 	for _, qq := range queries {
 		batch = append(batch, BatchQuery{SQL: qq.sql, Args: []any{person}, Row: qq.scan})
 	}

@@ -769,12 +769,7 @@ func (s *server) resubmit(w http.ResponseWriter, r *http.Request, p *auth.Princi
 	if err != nil {
 		// A bad file is shown beside the field on the draft's page; anything else is an error page.
 		v := s.staffView(w, r, p, "draft.title")
-		if !showInvalid(v, err, func(f string) string {
-			if f == "materials" || strings.HasPrefix(f, "materials.") {
-				return "materials"
-			}
-			return ""
-		}) {
+		if !showInvalid(v, err, formFieldOf(nil)) {
 			s.failErr(w, r, "console", err)
 			return
 		}
