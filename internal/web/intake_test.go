@@ -335,6 +335,20 @@ func TestIntakeIndexCoversEveryKind(t *testing.T) {
 	}
 }
 
+// contributionDraft has the collector take in demo person 1's pension contribution for 202504 at wage (yuan) on
+// the console; it returns the draft's number, the collector's client and a signed-in initial reviewer's.
+func (f *fixture) contributionDraft(t *testing.T, wage string) (number string, col, ir *client) {
+	t.Helper()
+	col = f.client(t)
+	col.login("console", "collector", staffPassword)
+	col.get("/console/intake/contribution")
+	number = submitted(t, col.submit("/console/intake/contribution", url.Values{"id_number": {f.ids[1]}, "period": {"202504"},
+		"type": {"pension"}, "wage": {wage}, "status": {"paid"}}))
+	ir = f.client(t)
+	ir.login("console", "initial_reviewer", staffPassword)
+	return number, col, ir
+}
+
 // TestDraftCorrectAndWithdraw: a returned draft is corrected in its form and resubmitted — the chain starts
 // again with the corrected fact — and a draft is withdrawn only with a reason and a ticked confirmation.
 func TestDraftCorrectAndWithdraw(t *testing.T) {
@@ -342,13 +356,7 @@ func TestDraftCorrectAndWithdraw(t *testing.T) {
 		f := newFixtureOn(t, env)
 		ctx := context.Background()
 		rv := review.New(f.st)
-		col := f.client(t)
-		col.login("console", "collector", staffPassword)
-		col.get("/console/intake/contribution")
-		number := submitted(t, col.submit("/console/intake/contribution", url.Values{"id_number": {f.ids[1]}, "period": {"202504"},
-			"type": {"pension"}, "wage": {"8000.25"}, "status": {"paid"}}))
-		ir := f.client(t)
-		ir.login("console", "initial_reviewer", staffPassword)
+		number, col, ir := f.contributionDraft(t, "8000.25")
 		ir.get("/console/drafts/" + number)
 		ir.submit("/console/drafts/"+number+"/decision", url.Values{"decision": {"reject"}, "reason": {"工资与工资表不符，应为8200元"}})
 
@@ -423,13 +431,7 @@ func TestResubmitWithMaterials(t *testing.T) {
 		f := newFixtureOn(t, env)
 		ctx := context.Background()
 		rv := review.New(f.st)
-		col := f.client(t)
-		col.login("console", "collector", staffPassword)
-		col.get("/console/intake/contribution")
-		number := submitted(t, col.submit("/console/intake/contribution", url.Values{"id_number": {f.ids[1]}, "period": {"202504"},
-			"type": {"pension"}, "wage": {"8000"}, "status": {"paid"}}))
-		ir := f.client(t)
-		ir.login("console", "initial_reviewer", staffPassword)
+		number, col, ir := f.contributionDraft(t, "8000")
 		reject := func(reason string) {
 			t.Helper()
 			ir.get("/console/drafts/" + number)
